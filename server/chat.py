@@ -1,0 +1,127 @@
+"""Chat completions: engine outputs become OpenAI responses and stream chunks.
+
+The thinking is split from the answer at the end-of-thinking delimiter into
+``reasoning`` (and its alias ``reasoning_content``) and ``content``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from functools import cached_property
+
+from starlette.concurrency import run_in_threadpool
+from vllm import RequestOutput, SamplingParams
+
+from server.context import ServerContext, new_request_id
+from server.errors import APIError
+from server.logprobs import chat_logprobs
+from server.prompts import render_chat
+from server.protocol.chat import (
+    AssistantMessage,
+    ChatChoice,
+    ChatCompletion,
+    ChatCompletionChunk,
+    ChatCompletionRequest,
+    ChunkChoice,
+    Delta,
+)
+from server.protocol.common import usage
+from server.reasoning import ReasoningSplitter, count_reasoning_tokens, split_reasoning
+from server.sampling import check_prompt_length, resolve_max_tokens, to_sampling_params
+
+
+@dataclass
+class ChatCall:
+    """One chat request on its way through the engine."""
+
+    request: ChatCompletionRequest
+    context: ServerContext
+    request_id: str
+    model: str
+    prompt_ids: list[int]
+
+    @cached_property
+    def opens_thinking(self) -> bool:
+        """Whether the prompt (the chat template) already opened the thinking."""
+        start = self.context.tokenizer.encode(self.context.delimiters.start, add_special_tokens=False)
+        tail = self.prompt_ids[-len(start) - 2 :]
+        return any(tail[i : i + len(start)] == start for i in range(len(tail) - len(start) + 1))
+
+    @property
+    def top_logprobs(self) -> int:
+        return self.request.top_logprobs or 0
+
+
+async def prepare(request: ChatCompletionRequest, context: ServerContext) -> tuple[ChatCall, SamplingParams]:
+    """Validate against the model and the context, render the prompt, map the sampling fields."""
+    model = context.resolve_model(request.model)
+    if request.top_logprobs and not request.logprobs:
+        raise APIError("top_logprobs requires logprobs to be true.", param="top_logprobs")
+    prompt_ids = await run_in_threadpool(render_chat, context.tokenizer, request.messages)
+    check_prompt_length(len(prompt_ids), context.limits, "messages")
+    param = "max_completion_tokens" if request.max_completion_tokens is not None else "max_tokens"
+    max_tokens = resolve_max_tokens(request.token_limit(), len(prompt_ids), context.limits, param)
+    logprobs = (request.top_logprobs or 0) if request.logprobs else None
+    params = to_sampling_params(request, max_tokens=max_tokens, logprobs=logprobs, limits=context.limits)
+    return ChatCall(request, context, new_request_id("chatcmpl"), model, prompt_ids), params
+
+
+def build_completion(call: ChatCall, final: RequestOutput) -> ChatCompletion:
+    choices, completion_tokens, reasoning_tokens = [], 0, 0
+    thinking = call.opens_thinking
+    for output in sorted(final.outputs, key=lambda o: o.index):
+        token_ids = list(output.token_ids)
+        reasoning, content = split_reasoning(output.text, call.context.delimiters, thinking)
+        message = AssistantMessage(content=content, reasoning=reasoning, reasoning_content=reasoning)
+        logprobs = chat_logprobs(call.context.tokenizer, token_ids, output.logprobs, call.top_logprobs)
+        choices.append(
+            ChatChoice(index=output.index, message=message, logprobs=logprobs, finish_reason=output.finish_reason)
+        )
+        completion_tokens += len(token_ids)
+        reasoning_tokens += count_reasoning_tokens(token_ids, call.context.end_token_id, thinking)
+    return ChatCompletion(
+        id=call.request_id,
+        model=call.model,
+        choices=choices,
+        usage=usage(len(call.prompt_ids), completion_tokens, reasoning_tokens),
+    )
+
+
+@dataclass
+class _ChoiceStream:
+    splitter: ReasoningSplitter
+    token_ids: list[int] = field(default_factory=list)
+
+
+async def stream_chunks(call: ChatCall, outputs: AsyncIterator[RequestOutput]) -> AsyncIterator[ChatCompletionChunk]:
+    """Role first, then reasoning deltas, then content deltas, a finish chunk, and usage if asked."""
+    thinking = call.opens_thinking
+    streams = {i: _ChoiceStream(ReasoningSplitter(call.context.delimiters, thinking)) for i in range(call.request.n)}
+
+    def chunk(*choices: ChunkChoice) -> ChatCompletionChunk:
+        return ChatCompletionChunk(id=call.request_id, model=call.model, choices=list(choices))
+
+    yield chunk(*(ChunkChoice(index=i, delta=Delta(role="assistant", content="")) for i in streams))
+    async for result in outputs:
+        for output in result.outputs:
+            state = streams[output.index]
+            state.token_ids.extend(output.token_ids)
+            reasoning, content = state.splitter.feed(output.text)
+            if output.finish_reason is not None:
+                tail_reasoning, tail_content = state.splitter.flush()
+                reasoning, content = reasoning + tail_reasoning, content + tail_content
+            logprobs = chat_logprobs(call.context.tokenizer, list(output.token_ids), output.logprobs, call.top_logprobs)
+            if reasoning or content or logprobs:
+                delta = Delta(reasoning=reasoning or None, reasoning_content=reasoning or None, content=content or None)
+                yield chunk(ChunkChoice(index=output.index, delta=delta, logprobs=logprobs))
+            if output.finish_reason is not None:
+                yield chunk(ChunkChoice(index=output.index, delta=Delta(), finish_reason=output.finish_reason))
+    if call.request.stream_options and call.request.stream_options.include_usage:
+        completion = sum(len(s.token_ids) for s in streams.values())
+        reasoning_tokens = sum(
+            count_reasoning_tokens(s.token_ids, call.context.end_token_id, thinking) for s in streams.values()
+        )
+        final = chunk()
+        final.usage = usage(len(call.prompt_ids), completion, reasoning_tokens)
+        yield final

@@ -1,0 +1,65 @@
+"""Command line: the server's own flags plus every vLLM engine flag (``AsyncEngineArgs``).
+
+With no arguments it serves the shipped tiny model on 127.0.0.1:8000, with engine
+defaults that fit a CPU-only machine (a 20% RAM KV cache, eager mode).
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import logging
+from typing import Any
+
+import uvicorn
+
+from server.settings import SHIPPED_MODEL, SHIPPED_MODEL_NAME, Settings
+
+logger = logging.getLogger("server")
+CPU_DEFAULTS = {"gpu_memory_utilization": 0.2, "enforce_eager": True}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from vllm.engine.arg_utils import AsyncEngineArgs
+    from vllm.platforms import current_platform
+    from vllm.utils.argparse_utils import FlexibleArgumentParser
+
+    parser = FlexibleArgumentParser(prog="thinkserve", description=__doc__)
+    group = parser.add_argument_group("server", "HTTP front end (also THINKSERVE_<NAME> environment variables)")
+    group.add_argument("--host", help="Address to bind (default 127.0.0.1).")
+    group.add_argument("--port", type=int, help="Port to listen on (default 8000).")
+    group.add_argument(
+        "--uvicorn-log-level", dest="http_log_level", help="Log level of the HTTP front end (default info)."
+    )
+    group.add_argument("--max-n", type=int, help="Largest `n` accepted per request (default 16).")
+    AsyncEngineArgs.add_cli_args(parser)
+    parser.set_defaults(model=str(SHIPPED_MODEL), **(CPU_DEFAULTS if current_platform.is_cpu() else {}))
+    return parser
+
+
+def parse(argv: list[str] | None = None) -> tuple[Settings, Any]:
+    """Settings for the front end and ``AsyncEngineArgs`` for the engine."""
+    from vllm.engine.arg_utils import AsyncEngineArgs
+
+    args = build_parser().parse_args(argv)
+    if args.served_model_name is None and args.model == str(SHIPPED_MODEL):
+        args.served_model_name = [SHIPPED_MODEL_NAME]
+    overrides = {name: getattr(args, name) for name in ("host", "port", "http_log_level", "max_n")}
+    settings = Settings(**{name: value for name, value in overrides.items() if value is not None})
+    return settings, AsyncEngineArgs.from_cli_args(args)
+
+
+def main(argv: list[str] | None = None) -> None:
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(asctime)s [%(name)s] %(message)s")
+    settings, engine_args = parse(argv)
+    logger.setLevel(settings.http_log_level.upper())
+
+    from server.app import create_app
+    from server.engine import run_vllm_engine
+
+    app = create_app(settings, functools.partial(run_vllm_engine, engine_args))
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level=settings.http_log_level)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,67 @@
+"""The one object the routes depend on: settings, the engine and what is derived from them."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+
+from server.engine import Engine
+from server.errors import APIError, engine_unavailable
+from server.reasoning import ThinkingDelimiters
+from server.sampling import Limits
+from server.settings import Settings
+
+
+@dataclass
+class ServerContext:
+    settings: Settings
+    engine: Engine
+    delimiters: ThinkingDelimiters = field(default_factory=ThinkingDelimiters)
+
+    @property
+    def tokenizer(self) -> Any:
+        return self.engine.tokenizer
+
+    @cached_property
+    def end_token_id(self) -> int | None:
+        """Id of the end-of-thinking delimiter when it is a single token."""
+        ids = self.tokenizer.encode(self.delimiters.end, add_special_tokens=False)
+        return ids[0] if len(ids) == 1 else None
+
+    @cached_property
+    def limits(self) -> Limits:
+        return Limits.of(self.settings, self.engine.max_model_len)
+
+    def resolve_model(self, requested: str | None) -> str:
+        """The served name the request asked for (the first one when it names none)."""
+        names = self.engine.model_names
+        if requested is None:
+            return names[0]
+        if requested not in names:
+            raise APIError(
+                f"The model `{requested}` does not exist; this server serves {', '.join(names)}.",
+                status=404,
+                param="model",
+                code="model_not_found",
+            )
+        return requested
+
+    def require_healthy_engine(self) -> None:
+        if not self.engine.is_healthy:
+            raise engine_unavailable()
+
+
+def new_request_id(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex}"
+
+
+def get_context(request: Request) -> ServerContext:
+    context: ServerContext = request.app.state.context
+    return context
+
+
+Context = Annotated[ServerContext, Depends(get_context)]

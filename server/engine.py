@@ -1,0 +1,101 @@
+"""The engine boundary: what the HTTP layer needs from an engine, and vLLM's ``AsyncLLM`` behind it.
+
+``AsyncLLM`` gives continuous batching across requests, streamed outputs, and
+aborts a request when the caller stops iterating (client disconnect).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from vllm import RequestOutput, SamplingParams
+    from vllm.engine.arg_utils import AsyncEngineArgs
+    from vllm.v1.engine.async_llm import AsyncLLM
+
+
+class Engine(Protocol):
+    """The engine as the routes see it; tests substitute a fake."""
+
+    @property
+    def model_names(self) -> list[str]: ...
+
+    @property
+    def max_model_len(self) -> int: ...
+
+    @property
+    def tokenizer(self) -> Any: ...
+
+    @property
+    def is_healthy(self) -> bool: ...
+
+    def generate(self, prompt_ids: list[int], params: SamplingParams, request_id: str) -> AsyncIterator[RequestOutput]:
+        """Outputs as the engine makes them; closing the iterator aborts the request."""
+        ...
+
+
+class VllmEngine:
+    """Adapter over ``vllm.v1.engine.async_llm.AsyncLLM``."""
+
+    def __init__(self, llm: AsyncLLM, model_names: list[str]) -> None:
+        self._llm = llm
+        self._model_names = model_names
+        self._tokenizer = llm.get_tokenizer()
+
+    @classmethod
+    def start(cls, args: AsyncEngineArgs) -> VllmEngine:
+        from vllm.usage.usage_lib import UsageContext
+        from vllm.v1.engine.async_llm import AsyncLLM
+
+        llm = AsyncLLM.from_engine_args(args, usage_context=UsageContext.OPENAI_API_SERVER)
+        names = llm.model_config.served_model_name
+        return cls(llm, [names] if isinstance(names, str) else list(names))
+
+    @property
+    def model_names(self) -> list[str]:
+        return self._model_names
+
+    @property
+    def max_model_len(self) -> int:
+        return self._llm.model_config.max_model_len
+
+    @property
+    def tokenizer(self) -> Any:
+        return self._tokenizer
+
+    @property
+    def is_healthy(self) -> bool:
+        return not self._llm.errored
+
+    async def generate(
+        self, prompt_ids: list[int], params: SamplingParams, request_id: str
+    ) -> AsyncIterator[RequestOutput]:
+        from vllm.inputs import TokensPrompt
+
+        async for output in self._llm.generate(TokensPrompt(prompt_token_ids=prompt_ids), params, request_id):
+            yield output
+
+    def shutdown(self) -> None:
+        self._llm.shutdown()
+
+
+@asynccontextmanager
+async def run_vllm_engine(args: AsyncEngineArgs) -> AsyncIterator[VllmEngine]:
+    """Start the engine (weights load, KV cache allocation), yield it, shut it down."""
+    engine = VllmEngine.start(args)
+    try:
+        yield engine
+    finally:
+        engine.shutdown()
+
+
+async def final_output(outputs: AsyncIterator[RequestOutput]) -> RequestOutput:
+    """The last output of a request (the only one with ``RequestOutputKind.FINAL_ONLY``)."""
+    final = None
+    async for output in outputs:
+        final = output
+    if final is None:
+        raise RuntimeError("the engine finished a request without output")
+    return final

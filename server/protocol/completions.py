@@ -1,0 +1,41 @@
+"""``POST /v1/completions`` (raw prompt): request, response and stream-chunk models."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from server.protocol.common import FinishReason, SamplingFields, Usage, now
+
+
+class CompletionRequest(SamplingFields):
+    prompt: str | list[str] | list[int] | list[list[int]] = Field(
+        ..., description="Text, texts, token ids, or lists of token ids."
+    )
+    max_tokens: int | None = Field(16, ge=1, description="OpenAI's default is 16; null fills the context.")
+    logprobs: int | None = Field(None, ge=0, le=20)
+    echo: bool = False
+
+
+class CompletionLogprobs(BaseModel):
+    tokens: list[str] = []
+    token_logprobs: list[float | None] = []
+    top_logprobs: list[dict[str, float] | None] = []
+    text_offset: list[int] = []
+
+
+class CompletionChoice(BaseModel):
+    index: int
+    text: str
+    logprobs: CompletionLogprobs | None = None
+    finish_reason: FinishReason = None
+
+
+class Completion(BaseModel):
+    id: str
+    object: Literal["text_completion"] = "text_completion"
+    created: int = Field(default_factory=now)
+    model: str
+    choices: list[CompletionChoice]
+    usage: Usage | None = None

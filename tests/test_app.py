@@ -1,0 +1,176 @@
+"""The HTTP API over a scripted engine: wire format, reasoning split, errors, disconnects."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+from fastapi.testclient import TestClient
+
+from tests.fakes import FakeEngine
+
+CHAT = "/v1/chat/completions"
+USER = [{"role": "user", "content": "What is 12 + 34?"}]
+
+
+def events(response) -> list[dict]:  # type: ignore[no-untyped-def]
+    lines = [line for line in response.iter_lines() if line]
+    assert lines[-1] == "data: [DONE]"
+    return [json.loads(line.removeprefix("data: ")) for line in lines[:-1]]
+
+
+def test_chat_splits_reasoning_from_answer(client: TestClient, engine: FakeEngine) -> None:
+    body = client.post(CHAT, json={"model": "tiny-reasoner", "messages": USER}).json()
+    message = body["choices"][0]["message"]
+    assert message["reasoning"].startswith("Quick guess: 46.\nWait")
+    assert message["reasoning"] == message["reasoning_content"]
+    assert message["content"] == "46"
+    assert body["choices"][0]["finish_reason"] == "stop"
+    ids = engine.tokenizer.encode(engine.script, add_special_tokens=False)
+    end = ids.index(engine.tokenizer.convert_tokens_to_ids("</think>"))
+    assert body["usage"]["completion_tokens"] == len(ids)
+    assert body["usage"]["completion_tokens_details"]["reasoning_tokens"] == end
+    prompt_ids, _ = engine.requests[0]
+    assert body["usage"]["prompt_tokens"] == len(prompt_ids)
+    assert engine.tokenizer.decode(prompt_ids).endswith("<|im_start|>assistant\n<think>\n")
+
+
+def test_chat_stream_sends_role_reasoning_content_finish_usage(client: TestClient) -> None:
+    request = {"messages": USER, "stream": True, "stream_options": {"include_usage": True}}
+    with client.stream("POST", CHAT, json=request) as response:
+        assert response.headers["content-type"].startswith("text/event-stream")
+        chunks = events(response)
+    assert chunks[0]["choices"][0]["delta"]["role"] == "assistant"
+    deltas = [c["choices"][0]["delta"] for c in chunks if c["choices"]]
+    reasoning = "".join(d.get("reasoning") or "" for d in deltas)
+    content = "".join(d.get("content") or "" for d in deltas)
+    assert reasoning.startswith("Quick guess") and reasoning.endswith("So 46.\n")
+    assert content == "46"
+    first_content = next(i for i, d in enumerate(deltas) if d.get("content"))
+    assert not any(d.get("reasoning") for d in deltas[first_content:])
+    assert [c["choices"][0]["finish_reason"] for c in chunks if c["choices"]][-1] == "stop"
+    assert chunks[-1]["choices"] == [] and chunks[-1]["usage"]["completion_tokens"] > 0
+    assert chunks[-1]["usage"]["completion_tokens_details"]["reasoning_tokens"] > 0
+
+
+def test_max_tokens_cuts_with_length(client: TestClient) -> None:
+    body = client.post(CHAT, json={"messages": USER, "max_completion_tokens": 5}).json()
+    assert body["choices"][0]["finish_reason"] == "length"
+    assert body["usage"]["completion_tokens"] == 5
+    assert body["choices"][0]["message"]["content"] is None
+
+
+def test_n_choices_and_sampling_fields_reach_the_engine(client: TestClient, engine: FakeEngine) -> None:
+    request = {
+        "messages": USER,
+        "n": 3,
+        "temperature": 0.7,
+        "top_p": 0.9,
+        "seed": 7,
+        "stop": ["So"],
+        "presence_penalty": 0.5,
+        "frequency_penalty": -0.5,
+        "max_tokens": 40,
+        "user": "u1",
+    }
+    body = client.post(CHAT, json=request).json()
+    assert [c["index"] for c in body["choices"]] == [0, 1, 2]
+    _, params = engine.requests[0]
+    assert (params.n, params.temperature, params.top_p, params.seed) == (3, 0.7, 0.9, 7)
+    assert (params.stop, params.presence_penalty, params.frequency_penalty, params.max_tokens) == (
+        ["So"],
+        0.5,
+        -0.5,
+        40,
+    )
+
+
+def test_logprobs(client: TestClient) -> None:
+    body = client.post(CHAT, json={"messages": USER, "logprobs": True, "top_logprobs": 1, "max_tokens": 3}).json()
+    content = body["choices"][0]["logprobs"]["content"]
+    assert [c["token"] for c in content] == ["Q", "u", "i"]
+    assert content[0]["top_logprobs"][0]["logprob"] == -0.5
+
+
+def test_completions_raw_prompt_and_batch(client: TestClient) -> None:
+    body = client.post("/v1/completions", json={"prompt": ["12+34", "5+6"], "max_tokens": 4, "n": 2}).json()
+    assert [c["index"] for c in body["choices"]] == [0, 1, 2, 3]
+    assert all(c["text"] == "Quic" and c["finish_reason"] == "length" for c in body["choices"])
+    assert body["usage"]["prompt_tokens"] == 5 + 3
+
+
+def test_completions_stream_and_echo(client: TestClient) -> None:
+    request = {"prompt": "12+34", "max_tokens": 3, "stream": True, "echo": True}
+    with client.stream("POST", "/v1/completions", json=request) as response:
+        text = "".join(c["choices"][0]["text"] for c in events(response))
+    assert text == "12+34Qui"
+
+
+def test_models_health_version(client: TestClient, engine: FakeEngine) -> None:
+    assert client.get("/v1/models").json()["data"][0]["id"] == "tiny-reasoner"
+    assert client.get("/v1/models/tiny-reasoner").status_code == 200
+    assert client.get("/health").status_code == 200
+    assert client.get("/version").json()["version"]
+    engine.is_healthy = False
+    assert client.get("/health").status_code == 503
+    response = client.post(CHAT, json={"messages": USER})
+    assert response.status_code == 503 and response.json()["error"]["type"] == "service_unavailable_error"
+
+
+@pytest.mark.parametrize(
+    ("request_body", "status", "param"),
+    [
+        ({"model": "gpt-4", "messages": USER}, 404, "model"),
+        ({"messages": []}, 400, "messages"),
+        ({"messages": "hi"}, 400, "messages"),
+        ({"messages": [{"role": "wizard", "content": "x"}]}, 400, "messages.0.role"),
+        ({"messages": USER, "temperature": "hot"}, 400, "temperature"),
+        ({"messages": USER, "temperature": 3}, 400, "temperature"),
+        ({"messages": USER, "top_p": 0}, 400, "top_p"),
+        ({"messages": USER, "n": 0}, 400, "n"),
+        ({"messages": USER, "n": 1000}, 400, "n"),
+        ({"messages": USER, "max_tokens": 0}, 400, "max_tokens"),
+        ({"messages": USER, "max_tokens": 5000}, 400, "max_tokens"),
+        ({"messages": USER, "max_completion_tokens": 1.5}, 400, "max_completion_tokens"),
+        ({"messages": USER, "stop": [""]}, 400, "stop"),
+        ({"messages": USER, "stop": 3}, 400, "stop"),
+        ({"messages": USER, "top_logprobs": 2}, 400, "top_logprobs"),
+        ({"messages": USER, "stream_options": {"include_usage": True}}, 400, "stream_options"),
+        ({"messages": [{"role": "user", "content": "9" * 2000}]}, 400, "messages"),
+    ],
+)
+def test_bad_chat_input_gets_an_openai_error_naming_the_parameter(
+    client: TestClient, request_body: dict, status: int, param: str | None
+) -> None:
+    response = client.post(CHAT, json=request_body)
+    assert response.status_code == status, response.text
+    error = response.json()["error"]
+    assert set(error) == {"message", "type", "param", "code"}
+    assert error["param"] == param and error["message"]
+
+
+@pytest.mark.parametrize(
+    ("request_body", "param"),
+    [({"prompt": []}, "prompt"), ({"prompt": [999999]}, "prompt"), ({"prompt": "x", "logprobs": 50}, "logprobs")],
+)
+def test_bad_completion_input(client: TestClient, request_body: dict, param: str) -> None:
+    response = client.post("/v1/completions", json=request_body)
+    assert response.status_code == 400 and response.json()["error"]["param"] == param
+
+
+def test_malformed_json_and_unknown_route(client: TestClient) -> None:
+    response = client.post(CHAT, content=b"{not json", headers={"content-type": "application/json"})
+    assert response.status_code == 400 and "JSON" in response.json()["error"]["message"]
+    assert client.get("/v1/nothing").json()["error"]["type"] == "invalid_request_error"
+
+
+def test_streaming_client_disconnect_aborts_the_engine_request(client: TestClient, engine: FakeEngine) -> None:
+    engine.step_delay = 0.05
+    with client.stream("POST", CHAT, json={"messages": USER, "stream": True}) as response:
+        for _ in response.iter_lines():
+            break  # read the first event, then hang up
+    deadline = time.monotonic() + 5
+    while not engine.aborted and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert len(engine.aborted) == 1 and not engine.finished

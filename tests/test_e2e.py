@@ -1,0 +1,97 @@
+"""End to end: ``python -m server`` on the real vLLM engine and the shipped model, via the OpenAI SDK."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import httpx
+import openai
+import pytest
+
+from bench.server_process import running_server
+
+pytestmark = pytest.mark.engine
+QUESTION = [{"role": "user", "content": "What is 482 + 397?"}]
+
+
+@pytest.fixture(scope="module")
+def base_url() -> Iterator[str]:
+    with running_server() as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def sdk(base_url: str) -> openai.OpenAI:
+    return openai.OpenAI(base_url=f"{base_url}/v1", api_key="unused", max_retries=0, timeout=120)
+
+
+def test_chat_returns_reasoning_and_content(sdk: openai.OpenAI) -> None:
+    completion = sdk.chat.completions.create(model="tiny-reasoner", messages=QUESTION, temperature=0)
+    message = completion.choices[0].message
+    assert message.reasoning.startswith("Quick guess:")  # type: ignore[attr-defined]
+    assert message.reasoning_content == message.reasoning  # type: ignore[attr-defined]
+    assert message.content is not None and message.content.strip().isdigit()
+    assert completion.choices[0].finish_reason == "stop"
+    details = completion.usage.completion_tokens_details  # type: ignore[union-attr]
+    assert 0 < details.reasoning_tokens < completion.usage.completion_tokens  # type: ignore[union-attr]
+
+
+def test_chat_stream_carries_reasoning_then_content_then_usage(sdk: openai.OpenAI) -> None:
+    stream = sdk.chat.completions.create(
+        model="tiny-reasoner", messages=QUESTION, temperature=0, stream=True, stream_options={"include_usage": True}
+    )
+    kinds, usage = [], None
+    for chunk in stream:
+        if chunk.usage is not None:
+            usage = chunk.usage
+        for choice in chunk.choices:
+            delta = choice.delta
+            if getattr(delta, "reasoning", None):
+                kinds.append("reasoning")
+            if delta.content:
+                kinds.append("content")
+    assert kinds[0] == "reasoning" and kinds[-1] == "content"
+    assert kinds == sorted(kinds, key=lambda kind: kind == "content")  # reasoning strictly before content
+    assert usage is not None and usage.completion_tokens > 0 and usage.completion_tokens_details.reasoning_tokens > 0
+
+
+def test_streamed_and_plain_greedy_answers_agree(sdk: openai.OpenAI) -> None:
+    plain = sdk.chat.completions.create(model="tiny-reasoner", messages=QUESTION, temperature=0)
+    stream = sdk.chat.completions.create(model="tiny-reasoner", messages=QUESTION, temperature=0, stream=True)
+    content = "".join(c.choices[0].delta.content or "" for c in stream if c.choices)
+    assert content == plain.choices[0].message.content
+
+
+def test_seeded_sampling_is_reproducible_and_n_gives_choices(sdk: openai.OpenAI) -> None:
+    def sample() -> list[str | None]:
+        completion = sdk.chat.completions.create(
+            model="tiny-reasoner", messages=QUESTION, n=4, seed=11, temperature=1.0
+        )
+        return [choice.message.content for choice in completion.choices]
+
+    first = sample()
+    assert len(first) == 4 and first == sample()
+
+
+def test_text_completion(sdk: openai.OpenAI) -> None:
+    prompt = "<|im_start|>user\n12+34<|im_end|>\n<|im_start|>assistant\n<think>\n"
+    completion = sdk.completions.create(model="tiny-reasoner", prompt=prompt, max_tokens=8, temperature=0)
+    assert completion.choices[0].text.startswith("Quick")
+    assert completion.choices[0].finish_reason == "length" and completion.usage.completion_tokens == 8  # type: ignore[union-attr]
+
+
+def test_client_errors_are_openai_errors(sdk: openai.OpenAI) -> None:
+    with pytest.raises(openai.NotFoundError):
+        sdk.chat.completions.create(model="gpt-5", messages=QUESTION)
+    with pytest.raises(openai.BadRequestError) as too_long:
+        sdk.chat.completions.create(model="tiny-reasoner", messages=[{"role": "user", "content": "1" * 5000}])
+    assert too_long.value.body["param"] == "messages"  # type: ignore[index]
+    with pytest.raises(openai.BadRequestError) as too_many:
+        sdk.chat.completions.create(model="tiny-reasoner", messages=QUESTION, max_tokens=100_000)
+    assert too_many.value.body["param"] == "max_tokens"  # type: ignore[index]
+
+
+def test_models_health_version(base_url: str, sdk: openai.OpenAI) -> None:
+    assert [model.id for model in sdk.models.list()] == ["tiny-reasoner"]
+    assert httpx.get(f"{base_url}/health").status_code == 200
+    assert httpx.get(f"{base_url}/version").json()["vllm"].startswith("0.")
