@@ -9,7 +9,8 @@ re-tokenize differently):
    attempt to end) or until the thinking budget runs out.
 3. An attempt to end while ``min_waits`` ignores remain or the thinking is shorter
    than ``min_thinking_tokens``: drop the end token, append the wait string's ids,
-   go to 2 (a new prefill of everything so far).
+   go to 2 (a new prefill of everything so far). If the whole wait string does not
+   fit under the maximum, the maximum wins: go to 4.
 4. Budget exhausted: append the end-of-thinking token and the answer prefix's ids.
    Otherwise: append the end-of-thinking token.
 5. A last call decodes the answer.
@@ -84,44 +85,37 @@ def run_reference(
     from vllm import SamplingParams, TokensPrompt
 
     traces = [Trace(prompt=list(p)) for p in prompts]
-    thinking = list(traces)
+    thinking = [t for t in traces if not _close_if_out_of_budget(t, budget, tokens)]
     while thinking:
-        params = []
-        for trace in thinking:
-            room = (
-                max_round_tokens
-                if budget.max_thinking_tokens is None
-                else budget.max_thinking_tokens - len(trace.thinking)
-            )
-            params.append(
-                SamplingParams(
-                    temperature=0.0,
-                    max_tokens=max(1, room),
-                    stop_token_ids=list(tokens.stops),
-                    skip_special_tokens=False,
-                )
-            )
-        outputs = llm.generate(
-            [TokensPrompt(prompt_token_ids=t.prompt + t.thinking) for t in thinking], params, use_tqdm=False
-        )
+        rooms = [_room(t, budget, max_round_tokens) for t in thinking]
+        params = [SamplingParams(temperature=0.0, max_tokens=room, stop_token_ids=list(tokens.stops)) for room in rooms]
+        prompts_now = [TokensPrompt(prompt_token_ids=t.prompt + t.thinking) for t in thinking]
+        outputs = llm.generate(prompts_now, params, use_tqdm=False)
         still_thinking = []
         for trace, output in zip(thinking, outputs, strict=True):
             trace.rounds += 1
             new = list(output.outputs[0].token_ids)
             tried_to_end = bool(new) and new[-1] in tokens.stops
             trace.thinking += new[:-1] if tried_to_end else new
-            if _out_of_budget(trace, budget) or not tried_to_end:
+            if not tried_to_end:  # the round ran out of budget
                 trace.forced_end, trace.closing = True, [tokens.end, *tokens.answer_prefix]
             elif trace.waits < budget.min_waits or len(trace.thinking) < budget.min_thinking_tokens:
-                trace.thinking += tokens.wait
-                trace.waits += 1
-                still_thinking.append(trace)
+                if (
+                    budget.max_thinking_tokens is not None
+                    and len(trace.thinking) + len(tokens.wait) > budget.max_thinking_tokens
+                ):
+                    trace.forced_end, trace.closing = True, [tokens.end, *tokens.answer_prefix]  # the maximum wins
+                else:
+                    trace.thinking += tokens.wait
+                    trace.waits += 1
+                    if not _close_if_out_of_budget(trace, budget, tokens):
+                        still_thinking.append(trace)
             else:
                 trace.closing = [tokens.end]
         thinking = still_thinking
     answers = llm.generate(
         [TokensPrompt(prompt_token_ids=t.prompt + t.thinking + t.closing) for t in traces],
-        SamplingParams(temperature=0.0, max_tokens=max_answer_tokens, skip_special_tokens=False),
+        SamplingParams(temperature=0.0, max_tokens=max_answer_tokens),
         use_tqdm=False,
     )
     for trace, answer in zip(traces, answers, strict=True):
@@ -129,5 +123,75 @@ def run_reference(
     return traces
 
 
-def _out_of_budget(trace: Trace, budget: Budget) -> bool:
-    return budget.max_thinking_tokens is not None and len(trace.thinking) >= budget.max_thinking_tokens
+def _room(trace: Trace, budget: Budget, cap: int) -> int:
+    return cap if budget.max_thinking_tokens is None else budget.max_thinking_tokens - len(trace.thinking)
+
+
+def _close_if_out_of_budget(trace: Trace, budget: Budget, tokens: ForcingTokens) -> bool:
+    """At the maximum (before any round, or after a wait): force the end and the answer prefix."""
+    if budget.max_thinking_tokens is not None and len(trace.thinking) >= budget.max_thinking_tokens:
+        trace.forced_end, trace.closing = True, [tokens.end, *tokens.answer_prefix]
+        return True
+    return False
+
+
+# Budgets the exactness oracle compares (tests/test_budget_oracle.py), as request fields and as Budget.
+ORACLE_BUDGETS: dict[str, dict[str, int]] = {
+    "waits-1": {"min_thinking_waits": 1},
+    "waits-2": {"min_thinking_waits": 2},
+    "min-120": {"min_thinking_tokens": 120},
+    "max-5": {"max_thinking_tokens": 5},
+    "max-0": {"max_thinking_tokens": 0},
+    "waits-3-max-150": {"min_thinking_waits": 3, "max_thinking_tokens": 150},
+}
+
+
+def as_budget(fields: dict[str, int]) -> Budget:
+    return Budget(
+        min_waits=fields.get("min_thinking_waits", 0),
+        min_thinking_tokens=fields.get("min_thinking_tokens", 0),
+        max_thinking_tokens=fields.get("max_thinking_tokens"),
+    )
+
+
+def main() -> None:
+    """``python -m bench.s1_reference --problems 20 --out ref.json``: the oracle's reference outputs."""
+    import argparse
+    import json
+
+    from vllm import LLM
+
+    from server.settings import SHIPPED_MODEL
+    from tinymodel.task import held_out_problems
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("--problems", type=int, default=20)
+    parser.add_argument("--out", required=True)
+    args = parser.parse_args()
+    llm = LLM(str(SHIPPED_MODEL), gpu_memory_utilization=0.1, enforce_eager=True)
+    tokenizer = llm.get_tokenizer()
+    tokens = ForcingTokens.from_tokenizer(tokenizer)
+    prompts = [
+        tokenizer.apply_chat_template(
+            [{"role": "user", "content": p.question}], tokenize=False, add_generation_prompt=True
+        )
+        for p in held_out_problems(args.problems, seed=7)
+    ]
+    ids = [tokenizer.encode(p, add_special_tokens=False) for p in prompts]
+    results: dict[str, object] = {"prompts": prompts}
+    for name, fields in ORACLE_BUDGETS.items():
+        traces = run_reference(llm, ids, as_budget(fields), tokens, max_answer_tokens=200)
+        results[name] = [
+            {
+                "text": tokenizer.decode(t.output_ids, skip_special_tokens=True),
+                "tokens": len(t.output_ids),
+                "waits": t.waits,
+            }
+            for t in traces
+        ]
+    with open(args.out, "w") as out:
+        json.dump(results, out)
+
+
+if __name__ == "__main__":
+    main()

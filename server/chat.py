@@ -13,6 +13,8 @@ from functools import cached_property
 from starlette.concurrency import run_in_threadpool
 from vllm import RequestOutput, SamplingParams
 
+from server.budget import Budget
+from server.budget_request import extra_args, report, request_budget
 from server.context import ServerContext, new_request_id
 from server.errors import APIError
 from server.logprobs import chat_logprobs
@@ -29,6 +31,7 @@ from server.protocol.chat import (
 from server.protocol.common import usage
 from server.reasoning import ReasoningSplitter, count_reasoning_tokens, split_reasoning
 from server.sampling import check_prompt_length, resolve_max_tokens, to_sampling_params
+from server.thinking_format import prompt_opens_thinking
 
 
 @dataclass
@@ -40,13 +43,12 @@ class ChatCall:
     request_id: str
     model: str
     prompt_ids: list[int]
+    budget: Budget | None = None
 
     @cached_property
     def opens_thinking(self) -> bool:
         """Whether the prompt (the chat template) already opened the thinking."""
-        start = self.context.tokenizer.encode(self.context.delimiters.start, add_special_tokens=False)
-        tail = self.prompt_ids[-len(start) - 2 :]
-        return any(tail[i : i + len(start)] == start for i in range(len(tail) - len(start) + 1))
+        return prompt_opens_thinking(self.prompt_ids, self.context.thinking.start)
 
     @property
     def top_logprobs(self) -> int:
@@ -63,8 +65,15 @@ async def prepare(request: ChatCompletionRequest, context: ServerContext) -> tup
     param = "max_completion_tokens" if request.max_completion_tokens is not None else "max_tokens"
     max_tokens = resolve_max_tokens(request.token_limit(), len(prompt_ids), context.limits, param)
     logprobs = (request.top_logprobs or 0) if request.logprobs else None
-    params = to_sampling_params(request, max_tokens=max_tokens, logprobs=logprobs, limits=context.limits)
-    return ChatCall(request, context, new_request_id("chatcmpl"), model, prompt_ids), params
+    budget = request_budget(
+        request.budget_fields(), context.budget_defaults, context.thinking, context.tokenizer, (max_tokens, param)
+    )
+    call = ChatCall(request, context, new_request_id("chatcmpl"), model, prompt_ids, budget)
+    extra = extra_args(budget, call.opens_thinking, request.seed)
+    params = to_sampling_params(
+        request, max_tokens=max_tokens, logprobs=logprobs, limits=context.limits, extra_args=extra
+    )
+    return call, params
 
 
 def build_completion(call: ChatCall, final: RequestOutput) -> ChatCompletion:
@@ -75,8 +84,15 @@ def build_completion(call: ChatCall, final: RequestOutput) -> ChatCompletion:
         reasoning, content = split_reasoning(output.text, call.context.delimiters, thinking)
         message = AssistantMessage(content=content, reasoning=reasoning, reasoning_content=reasoning)
         logprobs = chat_logprobs(call.context.tokenizer, token_ids, output.logprobs, call.top_logprobs)
+        budget = report(call.budget, thinking, token_ids)
         choices.append(
-            ChatChoice(index=output.index, message=message, logprobs=logprobs, finish_reason=output.finish_reason)
+            ChatChoice(
+                index=output.index,
+                message=message,
+                logprobs=logprobs,
+                finish_reason=output.finish_reason,
+                thinking_budget=budget,
+            )
         )
         completion_tokens += len(token_ids)
         reasoning_tokens += count_reasoning_tokens(token_ids, call.context.end_token_id, thinking)
@@ -116,7 +132,10 @@ async def stream_chunks(call: ChatCall, outputs: AsyncIterator[RequestOutput]) -
                 delta = Delta(reasoning=reasoning or None, reasoning_content=reasoning or None, content=content or None)
                 yield chunk(ChunkChoice(index=output.index, delta=delta, logprobs=logprobs))
             if output.finish_reason is not None:
-                yield chunk(ChunkChoice(index=output.index, delta=Delta(), finish_reason=output.finish_reason))
+                budget = report(call.budget, thinking, state.token_ids)
+                finish = ChunkChoice(index=output.index, delta=Delta(), finish_reason=output.finish_reason)
+                finish.thinking_budget = budget
+                yield chunk(finish)
     if call.request.stream_options and call.request.stream_options.include_usage:
         completion = sum(len(s.token_ids) for s in streams.values())
         reasoning_tokens = sum(

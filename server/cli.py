@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import argparse
 import functools
+import json
 import logging
+import os
 from typing import Any
 
 import uvicorn
@@ -17,6 +19,11 @@ from server.settings import SHIPPED_MODEL, SHIPPED_MODEL_NAME, Settings
 
 logger = logging.getLogger("server")
 CPU_DEFAULTS = {"gpu_memory_utilization": 0.2, "enforce_eager": True}
+BUDGET_PROCESSOR = "server.budget_processor:BudgetLogitsProcessor"
+SERVER_FLAGS = (
+    "host", "port", "http_log_level", "max_n", "thinking_format", "min_thinking_tokens", "max_thinking_tokens",
+    "min_thinking_waits", "thinking_wait_string", "thinking_answer_prefix", "reasoning_effort_budgets",
+)  # fmt: skip
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -32,6 +39,16 @@ def build_parser() -> argparse.ArgumentParser:
         "--uvicorn-log-level", dest="http_log_level", help="Log level of the HTTP front end (default info)."
     )
     group.add_argument("--max-n", type=int, help="Largest `n` accepted per request (default 16).")
+    budget = parser.add_argument_group("thinking budget", "Defaults for s1 budget forcing; requests override them.")
+    budget.add_argument("--thinking-format", choices=["auto", "think", "s1"], help="Thinking delimiters (auto).")
+    budget.add_argument("--min-thinking-tokens", type=int, help="Default minimum thinking tokens (0).")
+    budget.add_argument("--max-thinking-tokens", type=int, help="Default maximum thinking tokens (none).")
+    budget.add_argument("--min-thinking-waits", type=int, help="Default ignored attempts to end the thinking (0).")
+    budget.add_argument("--thinking-wait-string", help="What replaces an early end of thinking (Wait).")
+    budget.add_argument("--thinking-answer-prefix", help="Forced after the end at the maximum (Final Answer:).")
+    budget.add_argument(
+        "--reasoning-effort-budgets", type=json.loads, help="JSON: reasoning_effort to max thinking tokens"
+    )
     AsyncEngineArgs.add_cli_args(parser)
     parser.set_defaults(model=str(SHIPPED_MODEL), **(CPU_DEFAULTS if current_platform.is_cpu() else {}))
     return parser
@@ -44,12 +61,16 @@ def parse(argv: list[str] | None = None) -> tuple[Settings, Any]:
     args = build_parser().parse_args(argv)
     if args.served_model_name is None and args.model == str(SHIPPED_MODEL):
         args.served_model_name = [SHIPPED_MODEL_NAME]
-    overrides = {name: getattr(args, name) for name in ("host", "port", "http_log_level", "max_n")}
+    overrides = {name: getattr(args, name) for name in SERVER_FLAGS}
     settings = Settings(**{name: value for name, value in overrides.items() if value is not None})
-    return settings, AsyncEngineArgs.from_cli_args(args)
+    engine_args = AsyncEngineArgs.from_cli_args(args)
+    engine_args.logits_processors = [*(engine_args.logits_processors or []), BUDGET_PROCESSOR]
+    return settings, engine_args
 
 
 def main(argv: list[str] | None = None) -> None:
+    # Model Runner V2 (vLLM's default on GPUs) rejects V1-interface logits processors.
+    os.environ.setdefault("VLLM_USE_V2_MODEL_RUNNER", "0")
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(asctime)s [%(name)s] %(message)s")
     settings, engine_args = parse(argv)
     logger.setLevel(settings.http_log_level.upper())

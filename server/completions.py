@@ -9,13 +9,16 @@ from starlette.concurrency import run_in_threadpool
 from vllm import RequestOutput, SamplingParams
 from vllm.utils.async_utils import merge_async_iterators
 
+from server.budget import Budget
+from server.budget_request import extra_args, report, request_budget
 from server.context import ServerContext, new_request_id
 from server.logprobs import completion_logprobs
 from server.prompts import encode_prompts
-from server.protocol.common import usage
+from server.protocol.common import BudgetReport, usage
 from server.protocol.completions import Completion, CompletionChoice, CompletionRequest
 from server.reasoning import count_reasoning_tokens
 from server.sampling import check_prompt_length, resolve_max_tokens, to_sampling_params
+from server.thinking_format import prompt_opens_thinking
 
 
 @dataclass
@@ -25,6 +28,13 @@ class CompletionCall:
     request_id: str
     model: str
     prompts: list[list[int]]
+    budget: Budget | None = None
+
+    def opens_thinking(self, prompt: int) -> bool:
+        return prompt_opens_thinking(self.prompts[prompt], self.context.thinking.start)
+
+    def report(self, prompt: int, token_ids: list[int]) -> BudgetReport | None:
+        return report(self.budget, self.opens_thinking(prompt), token_ids)
 
     def choice_index(self, prompt: int, output_index: int) -> int:
         return prompt * self.request.n + output_index
@@ -41,14 +51,20 @@ async def prepare(request: CompletionRequest, context: ServerContext) -> tuple[C
     """Encode and check each prompt; one SamplingParams per prompt (their token caps differ)."""
     model = context.resolve_model(request.model)
     prompts = await run_in_threadpool(encode_prompts, context.tokenizer, request.prompt)
+    call = CompletionCall(request, context, new_request_id("cmpl"), model, prompts)
     params = []
-    for prompt in prompts:
+    for index, prompt in enumerate(prompts):
         check_prompt_length(len(prompt), context.limits, "prompt")
         max_tokens = resolve_max_tokens(request.max_tokens, len(prompt), context.limits, "max_tokens")
+        fields, defaults = request.budget_fields(), context.budget_defaults
+        call.budget = request_budget(fields, defaults, context.thinking, context.tokenizer, (max_tokens, "max_tokens"))
+        extra = extra_args(call.budget, call.opens_thinking(index), request.seed)
         params.append(
-            to_sampling_params(request, max_tokens=max_tokens, logprobs=request.logprobs, limits=context.limits)
+            to_sampling_params(
+                request, max_tokens=max_tokens, logprobs=request.logprobs, limits=context.limits, extra_args=extra
+            )
         )
-    return CompletionCall(request, context, new_request_id("cmpl"), model, prompts), params
+    return call, params
 
 
 def _reasoning_tokens(call: CompletionCall, token_ids: list[int]) -> int:
@@ -66,6 +82,7 @@ def build_completion(call: CompletionCall, finals: list[RequestOutput]) -> Compl
                     text=echo + output.text,
                     logprobs=call.logprobs_of(output, len(echo)),
                     finish_reason=output.finish_reason,
+                    thinking_budget=call.report(prompt, list(output.token_ids)),
                 )
             )
             completion_tokens += len(output.token_ids)
@@ -96,6 +113,8 @@ async def stream_chunks(call: CompletionCall, streams: list[AsyncIterator[Reques
             choice = CompletionChoice(
                 index=index, text=output.text, logprobs=call.logprobs_of(output), finish_reason=output.finish_reason
             )
+            if output.finish_reason is not None:
+                choice.thinking_budget = call.report(prompt, tokens[index])
             yield chunk(choice)
     if call.request.stream_options and call.request.stream_options.include_usage:
         final = chunk()

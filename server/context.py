@@ -9,28 +9,40 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Request
 
+from server.budget_request import BudgetDefaults
 from server.engine import Engine
 from server.errors import APIError, engine_unavailable
 from server.reasoning import ThinkingDelimiters
 from server.sampling import Limits
 from server.settings import Settings
+from server.thinking_format import ThinkingTokens, resolve_thinking_tokens
 
 
 @dataclass
 class ServerContext:
+    """Built once the engine runs; resolving ``thinking`` fails startup for a model without delimiters."""
+
     settings: Settings
     engine: Engine
-    delimiters: ThinkingDelimiters = field(default_factory=ThinkingDelimiters)
+    thinking: ThinkingTokens = field(init=False)
+    budget_defaults: BudgetDefaults = field(init=False)
+
+    def __post_init__(self) -> None:
+        tokens = resolve_thinking_tokens(self.tokenizer, self.settings.thinking_format, self.engine.eos_token_ids)
+        self.thinking = tokens
+        self.budget_defaults = self.settings.budget_defaults()
 
     @property
     def tokenizer(self) -> Any:
         return self.engine.tokenizer
 
-    @cached_property
-    def end_token_id(self) -> int | None:
-        """Id of the end-of-thinking delimiter when it is a single token."""
-        ids = self.tokenizer.encode(self.delimiters.end, add_special_tokens=False)
-        return ids[0] if len(ids) == 1 else None
+    @property
+    def delimiters(self) -> ThinkingDelimiters:
+        return self.thinking.format.delimiters
+
+    @property
+    def end_token_id(self) -> int:
+        return self.thinking.end
 
     @cached_property
     def limits(self) -> Limits:

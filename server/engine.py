@@ -29,6 +29,11 @@ class Engine(Protocol):
     def tokenizer(self) -> Any: ...
 
     @property
+    def eos_token_ids(self) -> set[int]:
+        """Every token id that ends a request (the tokenizer's and the generation config's)."""
+        ...
+
+    @property
     def is_healthy(self) -> bool: ...
 
     def generate(self, prompt_ids: list[int], params: SamplingParams, request_id: str) -> AsyncIterator[RequestOutput]:
@@ -64,6 +69,12 @@ class VllmEngine:
     @property
     def tokenizer(self) -> Any:
         return self._tokenizer
+
+    @property
+    def eos_token_ids(self) -> set[int]:
+        configured = self._llm.model_config.try_get_generation_config().get("eos_token_id")
+        ids = configured if isinstance(configured, list) else [configured]
+        return {i for i in [*ids, self._tokenizer.eos_token_id] if i is not None}
 
     @property
     def is_healthy(self) -> bool:

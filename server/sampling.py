@@ -7,6 +7,7 @@ each bad value is reported with the request field that carries it.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from vllm import SamplingParams
 from vllm.sampling_params import RequestOutputKind
@@ -73,6 +74,7 @@ def to_sampling_params(
     max_tokens: int,
     logprobs: int | None,
     limits: Limits,
+    extra_args: dict[str, Any] | None = None,
 ) -> SamplingParams:
     """The engine's view of a request whose prompt length and token cap are already checked."""
     stops = check_choices_and_stops(request, limits)
@@ -88,4 +90,5 @@ def to_sampling_params(
         logprobs=logprobs,
         skip_special_tokens=True,
         output_kind=RequestOutputKind.DELTA if request.stream else RequestOutputKind.FINAL_ONLY,
+        extra_args=extra_args,
     )

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from server.budget_request import EFFORT_BUDGETS, BudgetDefaults
 
 SHIPPED_MODEL = Path(__file__).resolve().parent / "models" / "tiny-reasoner"
 SHIPPED_MODEL_NAME = "tiny-reasoner"
@@ -21,3 +24,22 @@ class Settings(BaseSettings):
     http_log_level: str = Field("info", description="uvicorn's and the front end's log level.")
     max_n: int = Field(16, ge=1, description="Largest `n` (choices per request) accepted.")
     max_stop_sequences: int = Field(8, ge=0, description="Most `stop` strings per request.")
+
+    # Thinking budget (s1 budget forcing): server defaults, each overridable per request.
+    thinking_format: Literal["auto", "think", "s1"] = "auto"
+    min_thinking_tokens: int = Field(0, ge=0)
+    max_thinking_tokens: int | None = Field(None, ge=0)
+    min_thinking_waits: int = Field(0, ge=0)
+    thinking_wait_string: str = Field("Wait", min_length=1)
+    thinking_answer_prefix: str = "Final Answer:"
+    reasoning_effort_budgets: dict[str, int | None] = Field(default_factory=lambda: dict(EFFORT_BUDGETS))
+
+    def budget_defaults(self) -> BudgetDefaults:
+        return BudgetDefaults(
+            min_tokens=self.min_thinking_tokens,
+            max_tokens=self.max_thinking_tokens,
+            min_waits=self.min_thinking_waits,
+            wait_string=self.thinking_wait_string,
+            answer_prefix=self.thinking_answer_prefix,
+            effort_budgets=dict(self.reasoning_effort_budgets),
+        )

@@ -27,6 +27,7 @@ class FakeEngine:
     max_model_len: int = 1024
     model_names: list[str] = field(default_factory=lambda: ["tiny-reasoner"])
     is_healthy: bool = True
+    eos_token_ids: set[int] = field(default_factory=lambda: {256, 257})
     tokenizer: Any = field(default_factory=lambda: AutoTokenizer.from_pretrained(SHIPPED_MODEL))
     requests: list[tuple[list[int], SamplingParams]] = field(default_factory=list)
     aborted: list[str] = field(default_factory=list)

@@ -174,3 +174,41 @@ def test_streaming_client_disconnect_aborts_the_engine_request(client: TestClien
     while not engine.aborted and time.monotonic() < deadline:
         time.sleep(0.05)
     assert len(engine.aborted) == 1 and not engine.finished
+
+
+def test_budget_fields_reach_the_engine_and_the_report_comes_back(client: TestClient, engine: FakeEngine) -> None:
+    body = client.post(CHAT, json={"messages": USER, "min_thinking_waits": 1, "max_thinking_tokens": 100}).json()
+    _, params = engine.requests[0]
+    args = params.extra_args["thinking_budget"]
+    tokenizer = engine.tokenizer
+    assert args["wait"] == tokenizer.encode("Wait", add_special_tokens=False)
+    assert args["closing"] == tokenizer.encode("</think>\n\nFinal Answer:", add_special_tokens=False)
+    assert (args["min_waits"], args["max_tokens"], args["opens"]) == (1, 100, True)
+    report = body["choices"][0]["thinking_budget"]
+    assert report == {"thinking_tokens": body["usage"]["completion_tokens_details"]["reasoning_tokens"],
+                      "waits": 1, "forced_end": False}  # fmt: skip
+
+
+def test_plain_requests_carry_no_budget(client: TestClient, engine: FakeEngine) -> None:
+    body = client.post(CHAT, json={"messages": USER}).json()
+    assert engine.requests[0][1].extra_args is None and body["choices"][0]["thinking_budget"] is None
+
+
+@pytest.mark.parametrize(
+    ("fields", "param"),
+    [
+        ({"min_thinking_tokens": -1}, "min_thinking_tokens"),
+        ({"max_thinking_tokens": 1.5}, "max_thinking_tokens"),
+        ({"min_thinking_waits": "2"}, "min_thinking_waits"),
+        ({"min_thinking_tokens": 9, "max_thinking_tokens": 3}, "min_thinking_tokens"),
+        ({"min_thinking_tokens": 50, "max_tokens": 50}, "min_thinking_tokens"),
+        ({"thinking_wait_string": ""}, "thinking_wait_string"),
+        ({"thinking": {"type": "maybe"}}, "thinking.type"),
+        ({"reasoning_effort": "extreme"}, "reasoning_effort"),
+        ({"thinking_token_budget": 4, "max_thinking_tokens": 5}, "max_thinking_tokens,thinking_token_budget"),
+    ],
+)
+def test_bad_budget_input(client: TestClient, fields: dict, param: str) -> None:
+    response = client.post(CHAT, json={"messages": USER, **fields})
+    assert response.status_code == 400, response.text
+    assert response.json()["error"]["param"] == param

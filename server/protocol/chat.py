@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from server.protocol.common import FinishReason, SamplingFields, Usage, now
+from server.protocol.common import BudgetReport, FinishReason, SamplingFields, Usage, now
 
 
 class TextPart(BaseModel):
@@ -62,6 +62,7 @@ class ChatChoice(BaseModel):
     message: AssistantMessage
     logprobs: ChoiceLogprobs | None = None
     finish_reason: FinishReason = None
+    thinking_budget: BudgetReport | None = None
 
 
 class ChatCompletion(BaseModel):
@@ -85,6 +86,7 @@ class ChunkChoice(BaseModel):
     delta: Delta
     logprobs: ChoiceLogprobs | None = None
     finish_reason: FinishReason = None
+    thinking_budget: BudgetReport | None = Field(None, description="On the choice's finishing chunk.")
 
 
 class ChatCompletionChunk(BaseModel):

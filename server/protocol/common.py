@@ -3,18 +3,44 @@
 from __future__ import annotations
 
 import time
-from typing import Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 INT64 = 2**63
+BudgetInt = Annotated[int, Field(strict=True, ge=0)]  # JSON integers only: 1.5, "5" and -1 are 400s
+
+
+class ThinkingConfig(BaseModel):
+    """Anthropic's ``thinking`` object: ``enabled`` with ``budget_tokens``, or ``disabled``."""
+
+    type: Literal["enabled", "disabled"]
+    budget_tokens: BudgetInt | None = None
+
+
+class BudgetFields(BaseModel):
+    """Thinking-budget fields (s1 budget forcing) and their aliases; see README "Budget forcing"."""
+
+    min_thinking_tokens: BudgetInt | None = Field(None, description="Attempts to end the thinking earlier become Wait.")
+    max_thinking_tokens: BudgetInt | None = Field(None, description="At this many thinking tokens the end is forced.")
+    min_thinking_waits: BudgetInt | None = Field(None, description="The first N attempts to end become Wait.")
+    thinking_wait_string: str | None = Field(None, min_length=1, description="Replaces an attempt to end.")
+    thinking_answer_prefix: str | None = Field(None, description="Forced after the end of thinking at the maximum.")
+    thinking_token_budget: BudgetInt | None = Field(None, description="vLLM's name for max_thinking_tokens.")
+    thinking: ThinkingConfig | None = Field(None, description="Anthropic-style; disabled means a budget of 0.")
+    reasoning_effort: str | None = Field(None, description="OpenAI-style; mapped to the server's budgets.")
+
+    def budget_fields(self) -> dict[str, Any]:
+        fields = {name: getattr(self, name) for name in BudgetFields.model_fields}
+        fields["thinking"] = self.thinking.model_dump() if self.thinking else None
+        return fields
 
 
 class StreamOptions(BaseModel):
     include_usage: bool = False
 
 
-class SamplingFields(BaseModel):
+class SamplingFields(BudgetFields):
     """Sampling fields common to both endpoints; unknown fields are ignored, as OpenAI's are."""
 
     model_config = ConfigDict(extra="ignore")
@@ -33,6 +59,14 @@ class SamplingFields(BaseModel):
 
     def stop_list(self) -> list[str]:
         return [self.stop] if isinstance(self.stop, str) else list(self.stop or [])
+
+
+class BudgetReport(BaseModel):
+    """What budget forcing did to one choice (present when the request had a budget)."""
+
+    thinking_tokens: int = Field(description="Tokens between the start and the end of thinking, forced Waits included.")
+    waits: int = Field(description="Attempts to end the thinking replaced by the wait string.")
+    forced_end: bool = Field(description="Whether the maximum forced the end of thinking (and the answer prefix).")
 
 
 class CompletionTokensDetails(BaseModel):

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from server.protocol.common import FinishReason, SamplingFields, Usage, now
+from server.protocol.common import BudgetReport, FinishReason, SamplingFields, Usage, now
 
 
 class CompletionRequest(SamplingFields):
@@ -30,6 +30,7 @@ class CompletionChoice(BaseModel):
     text: str
     logprobs: CompletionLogprobs | None = None
     finish_reason: FinishReason = None
+    thinking_budget: BudgetReport | None = None
 
 
 class Completion(BaseModel):

@@ -1,0 +1,65 @@
+"""Which delimiters a model thinks between, and their token ids in its tokenizer.
+
+Two families: ``<think>`` … ``</think>`` (Qwen3, QwQ, DeepSeek-R1 and its distills,
+Phi-4-reasoning, GLM) and s1's ``<|im_start|>think`` … ``<|im_start|>answer``.
+``--thinking-format auto`` picks the first whose delimiters the tokenizer knows;
+a model that has neither fails at startup, not at its first request.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from server.reasoning import ThinkingDelimiters
+
+
+class ThinkingFormatError(RuntimeError):
+    """The model's tokenizer cannot express the thinking delimiters."""
+
+
+@dataclass(frozen=True)
+class ThinkingFormat:
+    name: str
+    delimiters: ThinkingDelimiters
+    separator: str  # between the end of thinking and a forced answer prefix
+
+
+FORMATS = {
+    "think": ThinkingFormat("think", ThinkingDelimiters("<think>", "</think>"), "\n\n"),
+    "s1": ThinkingFormat("s1", ThinkingDelimiters("<|im_start|>think", "<|im_start|>answer"), "\n"),
+}
+
+
+@dataclass(frozen=True)
+class ThinkingTokens:
+    """The ids budget forcing needs, computed once at startup."""
+
+    format: ThinkingFormat
+    start: tuple[int, ...]
+    end: int
+    eos: frozenset[int]
+
+
+def _ids(tokenizer: Any, text: str) -> tuple[int, ...]:
+    return tuple(tokenizer.encode(text, add_special_tokens=False))
+
+
+def resolve_thinking_tokens(tokenizer: Any, requested: str = "auto", eos_ids: set[int] | None = None) -> ThinkingTokens:
+    candidates = list(FORMATS.values()) if requested == "auto" else [FORMATS[requested]]
+    for fmt in candidates:
+        end = _ids(tokenizer, fmt.delimiters.end)
+        if len(end) == 1 and tokenizer.decode(list(end)) == fmt.delimiters.end:
+            eos = set(eos_ids or ()) | ({tokenizer.eos_token_id} if tokenizer.eos_token_id is not None else set())
+            return ThinkingTokens(fmt, _ids(tokenizer, fmt.delimiters.start), end[0], frozenset(eos))
+    names = " or ".join(f"{f.delimiters.start} … {f.delimiters.end}" for f in candidates)
+    raise ThinkingFormatError(
+        f"the model's tokenizer has no single token for the end of thinking ({names}); "
+        "budget forcing needs one. Pick another --thinking-format or model."
+    )
+
+
+def prompt_opens_thinking(prompt_ids: list[int], start: tuple[int, ...]) -> bool:
+    """Whether the prompt (a chat template) already opened the thinking, near its end."""
+    tail = prompt_ids[-len(start) - 2 :]
+    return bool(start) and any(tuple(tail[i : i + len(start)]) == start for i in range(len(tail) - len(start) + 1))

@@ -1,0 +1,56 @@
+"""Exactness oracle: budget forcing inside the batched decode gives s1's multi-call tokens (real engine)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+
+from bench.s1_reference import ORACLE_BUDGETS
+from bench.server_process import running_server
+
+pytestmark = pytest.mark.engine
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    out = tmp_path_factory.mktemp("oracle") / "reference.json"
+    subprocess.run(
+        [sys.executable, "-m", "bench.s1_reference", "--problems", "20", "--out", str(out)], check=True, timeout=600
+    )
+    return json.loads(Path(out).read_text())
+
+
+async def served(base_url: str, prompts: list[str]) -> dict[str, list[dict]]:
+    """Every prompt under every budget, all at once, greedy, through /v1/completions."""
+    async with httpx.AsyncClient(base_url=base_url, timeout=300) as client:
+
+        async def one(prompt: str, fields: dict[str, int]) -> dict:
+            body = {"prompt": prompt, "max_tokens": 600, "temperature": 0, **fields}
+            response = await client.post("/v1/completions", json=body)
+            assert response.status_code == 200, response.text
+            payload = response.json()
+            return {"text": payload["choices"][0]["text"], "tokens": payload["usage"]["completion_tokens"],
+                    "report": payload["choices"][0]["thinking_budget"]}  # fmt: skip
+
+        names = list(ORACLE_BUDGETS)
+        results = await asyncio.gather(*(one(p, ORACLE_BUDGETS[n]) for n in names for p in prompts))
+    return {name: results[i * len(prompts) : (i + 1) * len(prompts)] for i, name in enumerate(names)}
+
+
+def test_outputs_equal_the_s1_reference(reference: dict) -> None:
+    with running_server() as base_url:
+        ours = asyncio.run(served(base_url, reference["prompts"]))
+    for name in ORACLE_BUDGETS:
+        for i, (mine, theirs) in enumerate(zip(ours[name], reference[name], strict=True)):
+            assert mine["text"] == theirs["text"], f"{name}, prompt {i}"
+            assert mine["tokens"] == theirs["tokens"], f"{name}, prompt {i}"
+            assert mine["report"]["waits"] == theirs["waits"], f"{name}, prompt {i}"
+    assert all(r["report"]["forced_end"] for r in ours["max-0"])
+    assert all(r["report"]["thinking_tokens"] <= 5 for r in ours["max-5"])
+    assert all(r["report"]["thinking_tokens"] >= 120 for r in ours["min-120"])
