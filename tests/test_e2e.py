@@ -95,3 +95,54 @@ def test_models_health_version(base_url: str, sdk: openai.OpenAI) -> None:
     assert [model.id for model in sdk.models.list()] == ["tiny-reasoner"]
     assert httpx.get(f"{base_url}/health").status_code == 200
     assert httpx.get(f"{base_url}/version").json()["vllm"].startswith("0.")
+
+
+def test_budget_fields_through_extra_body(sdk: openai.OpenAI) -> None:
+    waited = sdk.chat.completions.create(
+        model="tiny-reasoner", messages=QUESTION, temperature=0, extra_body={"min_thinking_waits": 1}
+    )
+    message = waited.choices[0].message
+    assert "Wait" in message.reasoning and message.content == "879"  # type: ignore[attr-defined]
+    assert waited.choices[0].thinking_budget["waits"] == 1  # type: ignore[attr-defined]
+    capped = sdk.chat.completions.create(
+        model="tiny-reasoner", messages=QUESTION, temperature=0, extra_body={"max_thinking_tokens": 5}
+    )
+    assert capped.choices[0].message.content.startswith("Final Answer:")  # type: ignore[union-attr]
+    assert capped.choices[0].thinking_budget == {"thinking_tokens": 5, "waits": 0, "forced_end": True}  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [{"thinking_token_budget": 0}, {"thinking": {"type": "disabled"}}, {"reasoning_effort": "none"}],
+)
+def test_budget_aliases(sdk: openai.OpenAI, extra: dict) -> None:
+    reply = sdk.chat.completions.create(model="tiny-reasoner", messages=QUESTION, temperature=0, extra_body=extra)
+    assert reply.choices[0].thinking_budget["forced_end"]  # type: ignore[attr-defined]
+    assert reply.usage.completion_tokens_details.reasoning_tokens == 0  # type: ignore[union-attr]
+
+
+def test_budget_streamed_equals_plain(sdk: openai.OpenAI) -> None:
+    extra = {"min_thinking_tokens": 120}
+    plain = sdk.chat.completions.create(model="tiny-reasoner", messages=QUESTION, temperature=0, extra_body=extra)
+    stream = sdk.chat.completions.create(
+        model="tiny-reasoner", messages=QUESTION, temperature=0, extra_body=extra, stream=True
+    )
+    reasoning, content, report = "", "", None
+    for chunk in stream:
+        for choice in chunk.choices:
+            reasoning += getattr(choice.delta, "reasoning", None) or ""
+            content += choice.delta.content or ""
+            report = getattr(choice, "thinking_budget", None) or report
+    assert (reasoning, content) == (plain.choices[0].message.reasoning, plain.choices[0].message.content)  # type: ignore[attr-defined]
+    assert report == plain.choices[0].thinking_budget and report["thinking_tokens"] >= 120  # type: ignore[attr-defined]
+
+
+def test_budget_with_n_and_seeded_sampling(sdk: openai.OpenAI) -> None:
+    def sample() -> list[dict]:
+        reply = sdk.chat.completions.create(
+            model="tiny-reasoner", messages=QUESTION, n=3, seed=5, temperature=1.0, extra_body={"min_thinking_waits": 1}
+        )
+        return [choice.thinking_budget for choice in reply.choices]  # type: ignore[attr-defined]
+
+    reports = sample()
+    assert reports == sample() and all(report["waits"] >= 1 for report in reports)
