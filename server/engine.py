@@ -6,6 +6,7 @@ aborts a request when the caller stops iterating (client disconnect).
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any, Protocol
@@ -38,6 +39,10 @@ class Engine(Protocol):
 
     def generate(self, prompt_ids: list[int], params: SamplingParams, request_id: str) -> AsyncIterator[RequestOutput]:
         """Outputs as the engine makes them; closing the iterator aborts the request."""
+        ...
+
+    async def log_stats(self) -> None:
+        """Log the engine's throughput, queue and KV-cache line (called periodically)."""
         ...
 
 
@@ -88,6 +93,9 @@ class VllmEngine:
         async for output in self._llm.generate(TokensPrompt(prompt_token_ids=prompt_ids), params, request_id):
             yield output
 
+    async def log_stats(self) -> None:
+        await self._llm.do_log_stats()
+
     def shutdown(self) -> None:
         self._llm.shutdown()
 
@@ -96,10 +104,22 @@ class VllmEngine:
 async def run_vllm_engine(args: AsyncEngineArgs) -> AsyncIterator[VllmEngine]:
     """Start the engine (weights load, KV cache allocation), yield it, shut it down."""
     engine = VllmEngine.start(args)
+    stats = asyncio.create_task(_log_stats_forever(engine)) if not args.disable_log_stats else None
     try:
         yield engine
     finally:
+        if stats is not None:
+            stats.cancel()
         engine.shutdown()
+
+
+async def _log_stats_forever(engine: VllmEngine) -> None:
+    """vLLM's periodic stats line (throughput, running/waiting, KV cache, preemptions), as `vllm serve` logs it."""
+    from vllm import envs
+
+    while True:
+        await asyncio.sleep(envs.VLLM_LOG_STATS_INTERVAL)
+        await engine.log_stats()
 
 
 async def final_output(outputs: AsyncIterator[RequestOutput]) -> RequestOutput:

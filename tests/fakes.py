@@ -62,6 +62,9 @@ class FakeEngine:
         text = self.tokenizer.decode(ids, skip_special_tokens=True)
         return CompletionOutput(index, text, ids, None, logprobs, finish_reason=finish)
 
+    async def log_stats(self) -> None:
+        pass
+
     @asynccontextmanager
     async def lifetime(self) -> AsyncIterator[FakeEngine]:
         yield self
