@@ -67,3 +67,32 @@ def test_a_starved_kv_cache_changes_nothing(reference: dict) -> None:
     with running_server(*tiny_cache) as base_url:
         ours = asyncio.run(served(base_url, reference["prompts"]))
     assert_same_as_reference(ours, reference)
+
+
+async def sampled(base_url: str, prompts: list[str]) -> list[dict]:
+    """Seeded sampling with budgets: the draws that decide a forced Wait are keyed by seed and position."""
+    async with httpx.AsyncClient(base_url=base_url, timeout=300) as client:
+
+        async def one(i: int, prompt: str) -> dict:
+            body = {"prompt": prompt, "max_tokens": None, "temperature": 0.8, "seed": i, "min_thinking_waits": 1}
+            response = await client.post("/v1/completions", json=body)
+            assert response.status_code == 200, response.text
+            return {
+                "text": response.json()["choices"][0]["text"],
+                "report": response.json()["choices"][0]["thinking_budget"],
+            }
+
+        return list(await asyncio.gather(*(one(i, p) for i, p in enumerate(prompts))))
+
+
+def test_tensor_parallel_ranks_decide_alike(reference: dict) -> None:
+    """TP=2 on the two CPU cores: greedy budgets match the reference, seeded sampling matches TP=1."""
+    prompts = reference["prompts"]
+    with running_server() as base_url:
+        single = asyncio.run(sampled(base_url, prompts))
+    tp2 = ["--tensor-parallel-size", "2", "--distributed-executor-backend", "mp"]
+    with running_server(*tp2, env={"VLLM_CPU_OMP_THREADS_BIND": "0|1"}) as base_url:
+        ours = asyncio.run(served(base_url, prompts))
+        double = asyncio.run(sampled(base_url, prompts))
+    assert_same_as_reference(ours, reference)
+    assert double == single
