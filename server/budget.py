@@ -75,10 +75,6 @@ class Budget:
         if not self.closing or self.closing[0] != self.end:
             raise ValueError("the closing sequence must start with the end-of-thinking token")
 
-    @property
-    def is_active(self) -> bool:
-        return self.min_tokens > 0 or self.min_waits > 0 or self.max_tokens is not None
-
 
 @dataclass
 class BudgetState:

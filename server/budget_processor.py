@@ -52,7 +52,6 @@ class _Edit:
 
 class BudgetLogitsProcessor(LogitsProcessor):
     def __init__(self, vllm_config: Any, device: torch.device, is_pin_memory: bool) -> None:
-        self._device = device
         self._rows: dict[int, _Row] = {}
         self._plan: list[_Edit] = []
 

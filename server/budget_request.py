@@ -166,4 +166,4 @@ def report(budget: Budget | None, prompt_opens_thinking: bool, tokens: list[int]
     if budget is None:
         return None
     state = summarize(budget, prompt_opens_thinking, tokens)
-    return BudgetReport(thinking_tokens=state.thinking_tokens, waits=state.waits, forced_end=state.forced_end)
+    return BudgetReport(**state.as_dict())

@@ -133,9 +133,11 @@ async def stream_chunks(call: ChatCall, outputs: AsyncIterator[RequestOutput]) -
                 yield chunk(ChunkChoice(index=output.index, delta=delta, logprobs=logprobs))
             if output.finish_reason is not None:
                 budget = report(call.budget, thinking, state.token_ids)
-                finish = ChunkChoice(index=output.index, delta=Delta(), finish_reason=output.finish_reason)
-                finish.thinking_budget = budget
-                yield chunk(finish)
+                yield chunk(
+                    ChunkChoice(
+                        index=output.index, delta=Delta(), finish_reason=output.finish_reason, thinking_budget=budget
+                    )
+                )
     if call.request.stream_options and call.request.stream_options.include_usage:
         completion = sum(len(s.token_ids) for s in streams.values())
         reasoning_tokens = sum(

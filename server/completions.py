@@ -51,19 +51,25 @@ async def prepare(request: CompletionRequest, context: ServerContext) -> tuple[C
     """Encode and check each prompt; one SamplingParams per prompt (their token caps differ)."""
     model = context.resolve_model(request.model)
     prompts = await run_in_threadpool(encode_prompts, context.tokenizer, request.prompt)
-    call = CompletionCall(request, context, new_request_id("cmpl"), model, prompts)
-    params = []
-    for index, prompt in enumerate(prompts):
+    caps = []
+    for prompt in prompts:
         check_prompt_length(len(prompt), context.limits, "prompt")
-        max_tokens = resolve_max_tokens(request.max_tokens, len(prompt), context.limits, "max_tokens")
-        fields, defaults = request.budget_fields(), context.budget_defaults
-        call.budget = request_budget(fields, defaults, context.thinking, context.tokenizer, (max_tokens, "max_tokens"))
-        extra = extra_args(call.budget, call.opens_thinking(index), request.seed)
-        params.append(
-            to_sampling_params(
-                request, max_tokens=max_tokens, logprobs=request.logprobs, limits=context.limits, extra_args=extra
-            )
+        caps.append(resolve_max_tokens(request.max_tokens, len(prompt), context.limits, "max_tokens"))
+    # One budget for all prompts; its minimum must fit under the smallest cap.
+    budget = request_budget(
+        request.budget_fields(), context.budget_defaults, context.thinking, context.tokenizer, (min(caps), "max_tokens")
+    )
+    call = CompletionCall(request, context, new_request_id("cmpl"), model, prompts, budget)
+    params = [
+        to_sampling_params(
+            request,
+            max_tokens=cap,
+            logprobs=request.logprobs,
+            limits=context.limits,
+            extra_args=extra_args(budget, call.opens_thinking(index), request.seed),
         )
+        for index, cap in enumerate(caps)
+    ]
     return call, params
 
 
