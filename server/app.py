@@ -7,12 +7,13 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 
 from server import __version__
 from server.context import ServerContext
 from server.engine import Engine
-from server.errors import install_error_handlers, to_api_error
+from server.errors import install_error_handlers
+from server.metrics import ServerMetrics
 from server.routes import meta, openai
 from server.settings import Settings
 from server.streaming import ClientDisconnected
@@ -24,11 +25,12 @@ EngineLifetime = Callable[[], AbstractAsyncContextManager[Engine]]
 
 def create_app(settings: Settings, engine: EngineLifetime) -> FastAPI:
     """The app starts ``engine()`` when it starts serving and stops it on shutdown."""
+    metrics = ServerMetrics.create()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with engine() as running:
-            app.state.context = ServerContext(settings, running)
+            app.state.context = ServerContext(settings, running, metrics)
             names = ", ".join(running.model_names)
             logger.info("serving %s on http://%s:%d", names, settings.host, settings.port)
             yield
@@ -39,25 +41,14 @@ def create_app(settings: Settings, engine: EngineLifetime) -> FastAPI:
         version=__version__,
         lifespan=lifespan,
     )
-    install_error_handlers(app)
-    _install_engine_error_handlers(app)
+    install_error_handlers(app, metrics.record_rejection)
+
+    async def client_disconnected(_: Request, __: Exception) -> Response:
+        metrics.disconnected.inc()
+        return Response(status_code=499)  # nginx's "client closed request"; nobody reads it
+
+    app.add_exception_handler(ClientDisconnected, client_disconnected)
+    metrics.instrument(app)
     app.include_router(openai.router)
     app.include_router(meta.router)
     return app
-
-
-async def _client_disconnected(_: Request, __: Exception) -> Response:
-    return Response(status_code=499)  # nginx's "client closed request"; nobody reads it
-
-
-async def _engine_error(_: Request, exc: Exception) -> JSONResponse:
-    return to_api_error(exc).response()
-
-
-def _install_engine_error_handlers(app: FastAPI) -> None:
-    from vllm.exceptions import VLLMValidationError
-    from vllm.v1.engine.exceptions import EngineDeadError
-
-    app.add_exception_handler(ClientDisconnected, _client_disconnected)
-    app.add_exception_handler(EngineDeadError, _engine_error)
-    app.add_exception_handler(VLLMValidationError, _engine_error)

@@ -116,8 +116,11 @@ def decide(budget: Budget, state: BudgetState) -> Decision:
     return Decision(Kind.REDIRECT, (budget.end,)) if budget.eos else FREE
 
 
-def observe(budget: Budget, state: BudgetState, token: int, decision: Decision) -> None:
+def observe(budget: Budget, state: BudgetState, token: int, decision: Decision) -> bool:
     """Record the token produced under ``decision`` (what :func:`decide` said for it).
+
+    Returns whether the budget put the token in place (a wait string's or the
+    closing's token), which stop strings must not cut.
 
     A replacement counts as inserted whenever its first token came out, so the
     state is a function of the output tokens alone: the front end replays it to
@@ -126,7 +129,8 @@ def observe(budget: Budget, state: BudgetState, token: int, decision: Decision) 
     here it counts as one of the waits.)
     """
     state.observed += 1
-    if decision.kind in (Kind.FORCE, Kind.GUARD) and token == decision.token:
+    inserted = decision.kind in (Kind.FORCE, Kind.GUARD) and token == decision.token
+    if inserted:
         state.queue = list(decision.replacement[1:])
         if decision.replacement == budget.closing:
             state.forced_end = True
@@ -141,6 +145,7 @@ def observe(budget: Budget, state: BudgetState, token: int, decision: Decision) 
             state.phase = Phase.ANSWER
         else:
             state.thinking_tokens += 1
+    return inserted
 
 
 _MASK64 = (1 << 64) - 1

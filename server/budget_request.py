@@ -122,12 +122,12 @@ def _or(value: Any, default: Any) -> Any:
 
 
 def to_budget(spec: BudgetSpec, thinking: ThinkingTokens, tokenizer: Any) -> Budget:
-    """The spec in token ids: the wait string, and the forced closing (end + separator + answer prefix)."""
+    """The spec in token ids: the wait string, and the forced closing (end delimiter + separator + answer prefix)."""
     wait = tuple(tokenizer.encode(spec.wait_string, add_special_tokens=False))
     if not wait:
         raise APIError("thinking_wait_string encodes to no tokens.", param="thinking_wait_string")
-    prefix = thinking.format.separator + spec.answer_prefix if spec.answer_prefix else ""
-    closing = (thinking.end, *tokenizer.encode(prefix, add_special_tokens=False))
+    after_end = thinking.format.closing_text(spec.answer_prefix)
+    closing = (thinking.end, *tokenizer.encode(after_end, add_special_tokens=False))
     return Budget(
         end=thinking.end,
         eos=thinking.eos,

@@ -6,6 +6,7 @@ The thinking is split from the answer at the end-of-thinking delimiter into
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -31,6 +32,7 @@ from server.protocol.chat import (
 from server.protocol.common import usage
 from server.reasoning import ReasoningSplitter, count_reasoning_tokens, split_reasoning
 from server.sampling import check_prompt_length, resolve_max_tokens, to_sampling_params
+from server.stop_guard import guard_outputs, needs_stop_guard
 from server.thinking_format import prompt_opens_thinking
 
 
@@ -44,6 +46,7 @@ class ChatCall:
     model: str
     prompt_ids: list[int]
     budget: Budget | None = None
+    arrived: float = field(default_factory=time.monotonic)
 
     @cached_property
     def opens_thinking(self) -> bool:
@@ -53,6 +56,19 @@ class ChatCall:
     @property
     def top_logprobs(self) -> int:
         return self.request.top_logprobs or 0
+
+    def generate(self, params: SamplingParams) -> AsyncIterator[RequestOutput]:
+        """The engine's outputs for this call (stop strings matched here when the budget needs it)."""
+        outputs = self.context.engine.generate(self.prompt_ids, params, self.request_id)
+        return guard_outputs(
+            outputs,
+            budget=self.budget,
+            stops=self.request.stop_list(),
+            prompt_opens_thinking=self.opens_thinking,
+            thinking=self.context.thinking,
+            tokenizer=self.context.tokenizer,
+            n=self.request.n,
+        )
 
 
 async def prepare(request: ChatCompletionRequest, context: ServerContext) -> tuple[ChatCall, SamplingParams]:
@@ -69,9 +85,17 @@ async def prepare(request: ChatCompletionRequest, context: ServerContext) -> tup
         request.budget_fields(), context.budget_defaults, context.thinking, context.tokenizer, (max_tokens, param)
     )
     call = ChatCall(request, context, new_request_id("chatcmpl"), model, prompt_ids, budget)
+    if budget is not None:
+        context.metrics.record_budget_request(model)
     extra = extra_args(budget, call.opens_thinking, request.seed)
     params = to_sampling_params(
-        request, max_tokens=max_tokens, logprobs=logprobs, limits=context.limits, extra_args=extra
+        request,
+        max_tokens=max_tokens,
+        logprobs=logprobs,
+        limits=context.limits,
+        extra_args=extra,
+        skip_special_tokens=context.thinking.skip_special_tokens,
+        front_end_stops=needs_stop_guard(budget, request.stop_list()),
     )
     return call, params
 
@@ -85,6 +109,8 @@ def build_completion(call: ChatCall, final: RequestOutput) -> ChatCompletion:
         message = AssistantMessage(content=content, reasoning=reasoning, reasoning_content=reasoning)
         logprobs = chat_logprobs(call.context.tokenizer, token_ids, output.logprobs, call.top_logprobs)
         budget = report(call.budget, thinking, token_ids)
+        choice_reasoning = count_reasoning_tokens(token_ids, call.context.end_token_id, thinking)
+        call.context.metrics.record_choice(call.model, choice_reasoning, call.budget, budget)
         choices.append(
             ChatChoice(
                 index=output.index,
@@ -95,7 +121,7 @@ def build_completion(call: ChatCall, final: RequestOutput) -> ChatCompletion:
             )
         )
         completion_tokens += len(token_ids)
-        reasoning_tokens += count_reasoning_tokens(token_ids, call.context.end_token_id, thinking)
+        reasoning_tokens += choice_reasoning
     return ChatCompletion(
         id=call.request_id,
         model=call.model,
@@ -119,6 +145,7 @@ async def stream_chunks(call: ChatCall, outputs: AsyncIterator[RequestOutput]) -
         return ChatCompletionChunk(id=call.request_id, model=call.model, choices=list(choices))
 
     yield chunk(*(ChunkChoice(index=i, delta=Delta(role="assistant", content="")) for i in streams))
+    first_token = True
     async for result in outputs:
         for output in result.outputs:
             state = streams[output.index]
@@ -129,10 +156,15 @@ async def stream_chunks(call: ChatCall, outputs: AsyncIterator[RequestOutput]) -
                 reasoning, content = reasoning + tail_reasoning, content + tail_content
             logprobs = chat_logprobs(call.context.tokenizer, list(output.token_ids), output.logprobs, call.top_logprobs)
             if reasoning or content or logprobs:
+                if first_token:
+                    call.context.metrics.record_first_token(call.model, time.monotonic() - call.arrived)
+                    first_token = False
                 delta = Delta(reasoning=reasoning or None, reasoning_content=reasoning or None, content=content or None)
                 yield chunk(ChunkChoice(index=output.index, delta=delta, logprobs=logprobs))
             if output.finish_reason is not None:
                 budget = report(call.budget, thinking, state.token_ids)
+                choice_reasoning = count_reasoning_tokens(state.token_ids, call.context.end_token_id, thinking)
+                call.context.metrics.record_choice(call.model, choice_reasoning, call.budget, budget)
                 yield chunk(
                     ChunkChoice(
                         index=output.index, delta=Delta(), finish_reason=output.finish_reason, thinking_budget=budget

@@ -12,6 +12,7 @@ from fastapi import Depends, Request
 from server.budget_request import BudgetDefaults
 from server.engine import Engine
 from server.errors import APIError, engine_unavailable
+from server.metrics import ServerMetrics
 from server.reasoning import ThinkingDelimiters
 from server.sampling import Limits
 from server.settings import Settings
@@ -24,6 +25,7 @@ class ServerContext:
 
     settings: Settings
     engine: Engine
+    metrics: ServerMetrics
     thinking: ThinkingTokens = field(init=False)
     budget_defaults: BudgetDefaults = field(init=False)
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import aclosing, asynccontextmanager
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
@@ -90,8 +90,10 @@ class VllmEngine:
     ) -> AsyncIterator[RequestOutput]:
         from vllm.inputs import TokensPrompt
 
-        async for output in self._llm.generate(TokensPrompt(prompt_token_ids=prompt_ids), params, request_id):
-            yield output
+        stream = self._llm.generate(TokensPrompt(prompt_token_ids=prompt_ids), params, request_id)
+        async with aclosing(stream):  # closing this generator closes vLLM's, which aborts the request
+            async for output in stream:
+                yield output
 
     async def log_stats(self) -> None:
         await self._llm.do_log_stats()
@@ -122,11 +124,19 @@ async def _log_stats_forever(engine: VllmEngine) -> None:
         await engine.log_stats()
 
 
+def merge_output(merged: RequestOutput | None, output: RequestOutput) -> RequestOutput:
+    """Fold ``output`` into what came before: deltas are concatenated (a final-only output stands alone)."""
+    if merged is None:
+        return output
+    merged.add(output, aggregate=True)
+    return merged
+
+
 async def final_output(outputs: AsyncIterator[RequestOutput]) -> RequestOutput:
-    """The last output of a request (the only one with ``RequestOutputKind.FINAL_ONLY``)."""
+    """A request's whole output: its one final output, or all its deltas merged."""
     final = None
     async for output in outputs:
-        final = output
+        final = merge_output(final, output)
     if final is None:
         raise RuntimeError("the engine finished a request without output")
     return final

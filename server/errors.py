@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from http import HTTPStatus
 from typing import Any
 
@@ -83,30 +84,36 @@ def from_validation_error(exc: RequestValidationError) -> APIError:
     return APIError(message, param=param, code=str(first.get("type")))
 
 
-async def _api_error(_: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, APIError)
-    return exc.response()
+ErrorRecorder = Callable[[APIError], None]
 
 
-async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, RequestValidationError)
-    return from_validation_error(exc).response()
+def install_error_handlers(app: FastAPI, record: ErrorRecorder = lambda error: None) -> None:
+    """Every failure becomes an OpenAI-shaped response; ``record`` sees each one (metrics)."""
 
+    def respond(error: APIError, headers: dict[str, str] | None = None) -> JSONResponse:
+        record(error)
+        return JSONResponse(error.body(), status_code=error.status, headers=headers)
 
-async def _http_error(_: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, StarletteHTTPException)
-    error = APIError(str(exc.detail), status=HTTPStatus(exc.status_code))
-    return JSONResponse(error.body(), status_code=exc.status_code, headers=exc.headers)
+    async def api_error(_: Request, exc: Exception) -> JSONResponse:
+        return respond(to_api_error(exc))
 
+    async def validation_error(_: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, RequestValidationError)
+        return respond(from_validation_error(exc))
 
-async def _unexpected_error(_: Request, exc: Exception) -> JSONResponse:
-    logger.exception("unhandled error", exc_info=exc)
-    error = APIError("Internal server error.", status=HTTPStatus.INTERNAL_SERVER_ERROR)
-    return error.response()
+    async def http_error(_: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, StarletteHTTPException)
+        return respond(APIError(str(exc.detail), status=HTTPStatus(exc.status_code)), exc.headers)
 
+    async def unexpected_error(_: Request, exc: Exception) -> JSONResponse:
+        logger.exception("unhandled error", exc_info=exc)
+        return respond(APIError("Internal server error.", status=HTTPStatus.INTERNAL_SERVER_ERROR))
 
-def install_error_handlers(app: FastAPI) -> None:
-    app.add_exception_handler(APIError, _api_error)
-    app.add_exception_handler(RequestValidationError, _validation_error)
-    app.add_exception_handler(StarletteHTTPException, _http_error)
-    app.add_exception_handler(Exception, _unexpected_error)
+    from vllm.exceptions import VLLMValidationError
+    from vllm.v1.engine.exceptions import EngineDeadError
+
+    for kind in (APIError, EngineDeadError, VLLMValidationError):
+        app.add_exception_handler(kind, api_error)
+    app.add_exception_handler(RequestValidationError, validation_error)
+    app.add_exception_handler(StarletteHTTPException, http_error)
+    app.add_exception_handler(Exception, unexpected_error)

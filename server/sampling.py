@@ -56,6 +56,8 @@ def resolve_max_tokens(requested: int | None, prompt_len: int, limits: Limits, p
 def check_choices_and_stops(request: SamplingFields, limits: Limits) -> list[str]:
     if request.n > limits.max_n:
         raise APIError(f"n is {request.n}; this server allows at most {limits.max_n}.", param="n")
+    if request.n > 1 and request.temperature == 0:
+        raise APIError("n above 1 needs sampling: with temperature 0 every choice would be the same.", param="n")
     stops = request.stop_list()
     if len(stops) > limits.max_stop_sequences:
         raise APIError(
@@ -75,20 +77,27 @@ def to_sampling_params(
     logprobs: int | None,
     limits: Limits,
     extra_args: dict[str, Any] | None = None,
+    skip_special_tokens: bool = True,
+    front_end_stops: bool = False,
 ) -> SamplingParams:
-    """The engine's view of a request whose prompt length and token cap are already checked."""
+    """The engine's view of a request whose prompt length and token cap are already checked.
+
+    ``front_end_stops``: the front end matches the stop strings (see :mod:`server.stop_guard`),
+    so the engine gets none and streams deltas for it to watch.
+    """
     stops = check_choices_and_stops(request, limits)
+    delta = request.stream or front_end_stops
     return SamplingParams(
         n=request.n,
         temperature=1.0 if request.temperature is None else request.temperature,
         top_p=1.0 if request.top_p is None else request.top_p,
         seed=request.seed,
-        stop=stops or None,
+        stop=None if front_end_stops else stops or None,
         presence_penalty=request.presence_penalty,
         frequency_penalty=request.frequency_penalty,
         max_tokens=max_tokens,
         logprobs=logprobs,
-        skip_special_tokens=True,
-        output_kind=RequestOutputKind.DELTA if request.stream else RequestOutputKind.FINAL_ONLY,
+        skip_special_tokens=skip_special_tokens,
+        output_kind=RequestOutputKind.DELTA if delta else RequestOutputKind.FINAL_ONLY,
         extra_args=extra_args,
     )

@@ -130,6 +130,7 @@ def test_models_health_version(client: TestClient, engine: FakeEngine) -> None:
         ({"messages": USER, "top_p": 0}, 400, "top_p"),
         ({"messages": USER, "n": 0}, 400, "n"),
         ({"messages": USER, "n": 1000}, 400, "n"),
+        ({"messages": USER, "n": 2, "temperature": 0}, 400, "n"),
         ({"messages": USER, "max_tokens": 0}, 400, "max_tokens"),
         ({"messages": USER, "max_tokens": 5000}, 400, "max_tokens"),
         ({"messages": USER, "max_completion_tokens": 1.5}, 400, "max_completion_tokens"),

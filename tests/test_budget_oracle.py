@@ -13,6 +13,7 @@ import pytest
 
 from bench.s1_reference import ORACLE_BUDGETS
 from bench.server_process import running_server
+from tests.scrape import parse, value
 
 pytestmark = pytest.mark.engine
 
@@ -66,6 +67,8 @@ def test_a_starved_kv_cache_changes_nothing(reference: dict) -> None:
     tiny_cache = ["--num-gpu-blocks-override", "16", "--block-size", "32", "--max-model-len", "384"]
     with running_server(*tiny_cache) as base_url:
         ours = asyncio.run(served(base_url, reference["prompts"]))
+        preemptions = value(parse(httpx.get(f"{base_url}/metrics").text), "vllm:num_preemptions_total")
+    assert preemptions > 0, "the starved cache was meant to make the scheduler preempt requests"
     assert_same_as_reference(ours, reference)
 
 

@@ -146,3 +146,29 @@ def test_budget_with_n_and_seeded_sampling(sdk: openai.OpenAI) -> None:
 
     reports = sample()
     assert reports == sample() and all(report["waits"] >= 1 for report in reports)
+
+
+def chat(sdk: openai.OpenAI, **fields: object) -> openai.types.chat.ChatCompletion:
+    return sdk.chat.completions.create(model="tiny-reasoner", messages=QUESTION, temperature=0, **fields)  # type: ignore[call-overload]
+
+
+def test_stop_strings_never_cut_what_the_budget_forced(sdk: openai.OpenAI) -> None:
+    capped = {"max_thinking_tokens": 5}
+    plain = chat(sdk, extra_body=capped).choices[0]
+    stopped = chat(sdk, extra_body=capped, stop=["Final", "Answer:"]).choices[0]
+    assert stopped.message.content == plain.message.content and plain.message.content.startswith("Final Answer:")  # type: ignore[union-attr]
+    waited = {"min_thinking_waits": 1}
+    plain = chat(sdk, extra_body=waited).choices[0]
+    assert chat(sdk, extra_body=waited, stop=["Wait"]).choices[0].message == plain.message
+
+
+def test_stop_strings_still_stop_the_model_s_own_text(sdk: openai.OpenAI) -> None:
+    waited = {"min_thinking_waits": 1}
+    whole = chat(sdk, extra_body=waited).choices[0].message.reasoning  # type: ignore[attr-defined]
+    cut = whole[: whole.index("carry", whole.index("Wait"))]  # the model writes column lines after the Wait
+    stopped = chat(sdk, extra_body=waited, stop=["carry"]).choices[0]
+    assert (stopped.message.reasoning, stopped.message.content, stopped.finish_reason) == (cut, None, "stop")  # type: ignore[attr-defined]
+    assert stopped.thinking_budget["waits"] == 1  # type: ignore[attr-defined]
+    stream = chat(sdk, extra_body=waited, stop=["carry"], stream=True)
+    streamed = "".join(getattr(c.choices[0].delta, "reasoning", None) or "" for c in stream if c.choices)
+    assert streamed == cut

@@ -24,7 +24,7 @@ STREAM = {200: {"content": {"text/event-stream": {}}, "description": "JSON, or s
 async def create_chat_completion(body: ChatCompletionRequest, context: Context, request: Request) -> Any:
     context.require_healthy_engine()
     call, params = await chat.prepare(body, context)
-    outputs = context.engine.generate(call.prompt_ids, params, call.request_id)
+    outputs = call.generate(params)
     if body.stream:
         return sse_response(chat.stream_chunks(call, outputs))
     return chat.build_completion(call, await cancel_on_disconnect(request, final_output(outputs)))
@@ -34,10 +34,7 @@ async def create_chat_completion(body: ChatCompletionRequest, context: Context, 
 async def create_completion(body: CompletionRequest, context: Context, request: Request) -> Any:
     context.require_healthy_engine()
     call, params = await completions.prepare(body, context)
-    streams = [
-        context.engine.generate(prompt, p, f"{call.request_id}-{i}")
-        for i, (prompt, p) in enumerate(zip(call.prompts, params, strict=True))
-    ]
+    streams = [call.generate(prompt, p) for prompt, p in enumerate(params)]
     if body.stream:
         return sse_response(completions.stream_chunks(call, streams))
     finals = await cancel_on_disconnect(request, completions.gather_finals(streams))
