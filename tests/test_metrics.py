@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 
 from fastapi.testclient import TestClient
 
@@ -69,3 +72,28 @@ def test_budget_counters_equal_the_sum_of_the_reports(client: TestClient) -> Non
     assert value(samples, "thinkserve_budget_share_used_count", **model) == 3
     assert value(samples, "thinkserve_thinking_tokens_count", **model) == 6  # every choice, budgeted or not
     assert value(samples, "thinkserve_time_to_first_token_seconds_count", **model) == 1  # the streamed one
+
+
+RECORD = """
+from server.metrics import ServerMetrics
+metrics = ServerMetrics.create()
+metrics.record_budget_request("tiny-reasoner")
+metrics.record_choice("tiny-reasoner", 40, None, None)
+"""
+EXPOSE = """
+import sys
+from server.metrics import ServerMetrics
+sys.stdout.write(ServerMetrics.create().exposition().decode())
+"""
+
+
+def test_several_api_processes_add_up_in_multiprocess_mode(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path)}
+    for _ in range(2):  # two API processes record, a third one serves /metrics
+        subprocess.run([sys.executable, "-c", RECORD], env=env, check=True, timeout=120)
+    text = subprocess.run(
+        [sys.executable, "-c", EXPOSE], env=env, check=True, timeout=120, capture_output=True, text=True
+    ).stdout
+    samples = parse(text)
+    assert value(samples, "thinkserve_budget_requests_total", model="tiny-reasoner") == 2
+    assert value(samples, "thinkserve_thinking_tokens_sum", model="tiny-reasoner") == 80

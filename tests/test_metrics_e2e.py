@@ -11,7 +11,8 @@ import httpx
 import pytest
 
 from bench.server_process import running_server
-from tests.scrape import Samples, parse, value
+from tests.scrape import Samples, names, parse, value
+from tests.test_dashboards import dashboard_metrics
 
 pytestmark = pytest.mark.engine
 QUESTION = [{"role": "user", "content": "What is 482 + 397?"}]
@@ -101,3 +102,11 @@ def test_counters_move_by_the_traffic_sent(base_url: str) -> None:
     assert moved("vllm:generation_tokens_total", model_name="tiny-reasoner") == generated
     assert moved("vllm:e2e_request_latency_seconds_count") == len(choices)
     assert value(after, "vllm:num_requests_running") == 0
+
+
+def test_every_metric_a_dashboard_queries_is_in_a_live_scrape(base_url: str) -> None:
+    """vLLM's habit: the dashboards may only query what the server really exposes (after some traffic)."""
+    asyncio.run(traffic(base_url))  # budgeted (with maxima), plain and streamed requests
+    httpx.post(f"{base_url}/v1/chat/completions", json={"messages": QUESTION, "n": 0})  # a rejection
+    exposed = names(scrape(base_url))
+    assert dashboard_metrics() - exposed == set()
