@@ -1,0 +1,104 @@
+"""Cost of budget forcing inside the decode: ``python -m bench.forcing_cost``.
+
+One batch of ``--concurrency`` greedy requests, each decoding exactly ``--tokens``
+tokens (``ignore_eos``: every kind does the same work), on two engines in one
+process:
+
+- ``unregistered``: an engine without our logits processor (vLLM as shipped);
+- ``plain``: our engine (processor registered), requests without a budget;
+- ``max-never-binds``: a maximum far above ``--tokens``: the processor replays
+  every row and guards EOS at every step;
+- ``waits-always``: a minimum that never lets go: the guard path at every step
+  (argmax test, end tokens masked, a ``Wait`` forced at each attempt to end).
+
+Rounds run every kind once, in a rotating order; each kind's throughput is
+divided by ``unregistered``'s of the same round and the median over rounds is
+reported, with the per-step time (wall / tokens: the inter-token latency of a
+full batch). Machines are noisy: trust ratios from one run, not absolute numbers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+from typing import Any
+
+from tqdm import tqdm
+
+from bench.offline import budget_extra_args, chat_prompts, load_llm, timed_generate
+from bench.report import markdown_table, write_results
+
+KINDS: dict[str, dict[str, int] | None] = {
+    "unregistered": None,
+    "plain": {},
+    "max-never-binds": {"max_thinking_tokens": 1_000_000},
+    "waits-always": {"min_thinking_waits": 1_000_000},
+}
+
+
+def params_for(llm: Any, fields: dict[str, int] | None, tokens: int) -> Any:
+    from vllm import SamplingParams
+
+    extra = budget_extra_args(llm, fields) if fields else None
+    return SamplingParams(temperature=0.0, max_tokens=tokens, min_tokens=tokens, ignore_eos=True, extra_args=extra)
+
+
+def measure(concurrency: int, tokens: int, repeats: int) -> list[dict[str, Any]]:
+    engines = {"unregistered": load_llm(processor=False), "ours": load_llm(processor=True)}
+    prompts = chat_prompts(engines["ours"].get_tokenizer(), concurrency)
+    names = list(KINDS)
+    rates: dict[str, list[float]] = {name: [] for name in names}
+    ratios: dict[str, list[float]] = {name: [] for name in names}
+    for name in names:  # warm-up: first batches pay for allocation
+        llm = engines["unregistered" if name == "unregistered" else "ours"]
+        timed_generate(llm, prompts, params_for(llm, KINDS[name], tokens))
+    for round_ in tqdm(range(repeats), desc="rounds"):
+        order = names[round_ % len(names) :] + names[: round_ % len(names)]
+        walls = {}
+        for name in order:
+            llm = engines["unregistered" if name == "unregistered" else "ours"]
+            wall, outputs = timed_generate(llm, prompts, params_for(llm, KINDS[name], tokens))
+            assert all(len(o.outputs[0].token_ids) == tokens for o in outputs), name
+            walls[name] = wall
+        for name in names:
+            rates[name].append(concurrency * tokens / walls[name])
+            ratios[name].append(walls["unregistered"] / walls[name])
+    return [
+        {
+            "kind": name,
+            "tokens_per_s": statistics.median(rates[name]),
+            "step_ms": 1000 * concurrency * tokens / statistics.median(rates[name]) / tokens,
+            "throughput_vs_unregistered": statistics.median(ratios[name]),
+        }
+        for name in names
+    ]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--concurrency", type=int, default=64)
+    parser.add_argument("--tokens", type=int, default=256, help="Tokens decoded per request.")
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--quick", action="store_true", help="A smoke run (CI): 16 requests, 32 tokens, 1 round.")
+    parser.add_argument("--out-name", help="Results name under bench/results (default forcing_cost[-quick]).")
+    args = parser.parse_args()
+    if args.quick:
+        args.concurrency, args.tokens, args.repeats = 16, 32, 1
+    rows = measure(args.concurrency, args.tokens, args.repeats)
+    plain = next(r for r in rows if r["kind"] == "plain")
+    for row in rows:
+        row["throughput_vs_plain"] = row["tokens_per_s"] / plain["tokens_per_s"]
+    columns = ["kind", "tokens_per_s", "step_ms", "throughput_vs_unregistered", "throughput_vs_plain"]
+    table = markdown_table(rows, columns)
+    print(table)
+    name = args.out_name or ("forcing_cost-quick" if args.quick else "forcing_cost")
+    settings = {"concurrency": args.concurrency, "tokens": args.tokens, "repeats": args.repeats}
+    notes = (
+        f"{args.concurrency} concurrent greedy requests, {args.tokens} tokens each (ignore_eos), median of "
+        f"{args.repeats} rounds; ratios are per round against `unregistered` (an engine without the processor)."
+    )
+    write_results(name, {"settings": settings, "rows": rows}, table, title="Cost of budget forcing", notes=notes)
+
+
+if __name__ == "__main__":
+    main()

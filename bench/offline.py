@@ -1,0 +1,76 @@
+"""The offline engine the speed benchmarks share: ``vllm.LLM`` on the shipped model, with or without our processor.
+
+Measuring on the offline engine keeps HTTP out of the numbers, so a ratio shows
+the cost of the decode-time hook itself. Budgets reach the processor exactly as
+the server sends them (``SamplingParams.extra_args``).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Any
+
+from server.budget_request import BudgetSpec, extra_args, to_budget
+from server.settings import SHIPPED_MODEL
+from server.thinking_format import ThinkingTokens, resolve_thinking_tokens
+from tinymodel.task import held_out_problems
+
+PROCESSOR = "server.budget_processor:BudgetLogitsProcessor"
+
+
+def load_llm(*, processor: bool, prefix_caching: bool = True, memory: float = 0.1) -> Any:
+    """The shipped model on vLLM (CPU defaults); ``processor``: register the budget logits processor."""
+    os.environ.setdefault("VLLM_USE_V2_MODEL_RUNNER", "0")  # the V1 runner takes V1 logits processors
+    from vllm import LLM
+
+    return LLM(
+        str(SHIPPED_MODEL),
+        gpu_memory_utilization=memory,
+        enforce_eager=True,
+        seed=0,
+        enable_prefix_caching=prefix_caching,
+        logits_processors=[PROCESSOR] if processor else None,
+    )
+
+
+def chat_prompts(tokenizer: Any, n: int, seed: int = 7) -> list[list[int]]:
+    """Held-out addition questions through the chat template (which opens the thinking)."""
+    texts = [
+        tokenizer.apply_chat_template(
+            [{"role": "user", "content": p.question}], tokenize=False, add_generation_prompt=True
+        )
+        for p in held_out_problems(n, seed=seed)
+    ]
+    return [tokenizer.encode(text, add_special_tokens=False) for text in texts]
+
+
+def thinking_tokens(llm: Any) -> ThinkingTokens:
+    """The delimiters and EOS ids as the server resolves them (generation config and tokenizer)."""
+    tokenizer = llm.get_tokenizer()
+    configured = llm.llm_engine.model_config.try_get_generation_config().get("eos_token_id")
+    eos = {*(configured if isinstance(configured, list) else [configured]), tokenizer.eos_token_id} - {None}
+    return resolve_thinking_tokens(tokenizer, "auto", eos)
+
+
+def budget_extra_args(llm: Any, fields: dict[str, int], seed: int = 0) -> dict[str, Any] | None:
+    """``extra_args`` for a budget given as request fields (``min_thinking_waits`` …), None for none."""
+    spec = BudgetSpec(
+        min_tokens=fields.get("min_thinking_tokens", 0),
+        max_tokens=fields.get("max_thinking_tokens"),
+        min_waits=fields.get("min_thinking_waits", 0),
+        wait_string="Wait",
+        answer_prefix="Final Answer:",
+    )
+    if not spec.is_active:
+        return None
+    return extra_args(to_budget(spec, thinking_tokens(llm), llm.get_tokenizer()), True, seed)
+
+
+def timed_generate(llm: Any, prompts: list[list[int]], params: Any) -> tuple[float, list[Any]]:
+    """Wall seconds and outputs of one batched ``generate`` (``params``: one or one per prompt)."""
+    from vllm import TokensPrompt
+
+    started = time.perf_counter()
+    outputs = llm.generate([TokensPrompt(prompt_token_ids=p) for p in prompts], params, use_tqdm=False)
+    return time.perf_counter() - started, outputs

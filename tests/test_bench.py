@@ -1,0 +1,44 @@
+"""The benchmark harness keeps working: quick runs of the offline benchmarks, and the report writer."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from bench.report import RESULTS, markdown_table, write_results
+
+
+def test_markdown_table_formats_numbers_and_blanks() -> None:
+    table = markdown_table([{"a": 1.23456, "b": None}, {"a": 12345.6, "b": True}], ["a", "b"])
+    assert table.splitlines() == ["| a | b |", "| --- | --- |", "| 1.23 |  |", "| 12,346 | True |"]
+
+
+def test_results_record_the_command_and_the_machine() -> None:
+    path = write_results("report-test", {"rows": [1]}, "| x |", title="T", notes="n")
+    data = json.loads((RESULTS / "report-test.json").read_text())
+    assert data["rows"] == [1] and data["command"].startswith("python -m ")
+    assert {"cpu", "cores", "python", "torch", "vllm", "commit", "date"} <= set(data["machine"])
+    assert path.read_text().startswith("# T\n\n| x |\n\nn\n\nCommand: `python -m ")
+
+
+def run_quick(module: str) -> dict:
+    name = f"{module}-test"
+    subprocess.run([sys.executable, "-m", f"bench.{module}", "--quick", "--out-name", name], check=True, timeout=600)
+    return json.loads((RESULTS / f"{name}.json").read_text())
+
+
+@pytest.mark.engine
+def test_forcing_cost_quick_run() -> None:
+    rows = {row["kind"]: row for row in run_quick("forcing_cost")["rows"]}
+    assert set(rows) == {"unregistered", "plain", "max-never-binds", "waits-always"}
+    assert all(row["tokens_per_s"] > 0 for row in rows.values())
+
+
+@pytest.mark.engine
+def test_vs_reference_quick_run_gives_the_reference_s_tokens() -> None:
+    rows = run_quick("vs_reference")["rows"]
+    assert rows and all(row["same_tokens"] for row in rows)
+    assert all(row["thinking_tokens"] > 0 and row["ideal_s"] > 0 for row in rows)
