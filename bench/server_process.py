@@ -9,7 +9,8 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -23,9 +24,21 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+@dataclass
+class ServerProcess:
+    url: str
+    process: subprocess.Popen[bytes]
+    log: Path
+
+    def log_tail(self, chars: int = 4000) -> str:
+        return self.log.read_text()[-chars:]
+
+
 @contextmanager
-def running_server(*args: str, startup_timeout: float = 240.0, env: dict[str, str] | None = None) -> Iterator[str]:
-    """Yield the base URL of a server started with ``args``; its log goes to a file shown on failure."""
+def server_process(
+    *args: str, startup_timeout: float = 240.0, env: dict[str, str] | None = None
+) -> Iterator[ServerProcess]:
+    """A server started with ``args``, once ``/health`` answers; stopped (SIGTERM, then SIGKILL) on exit."""
     port = free_port()
     log = ROOT / ".server_logs" / f"server-{port}.log"
     log.parent.mkdir(exist_ok=True)
@@ -38,26 +51,39 @@ def running_server(*args: str, startup_timeout: float = 240.0, env: dict[str, st
             env={**os.environ, **(env or {})},
             start_new_session=True,
         )
-    base = f"http://127.0.0.1:{port}"
+    server = ServerProcess(f"http://127.0.0.1:{port}", process, log)
     try:
         deadline = time.monotonic() + startup_timeout
         while True:
             if process.poll() is not None:
-                raise RuntimeError(f"server exited with {process.returncode}:\n{log.read_text()[-4000:]}")
+                raise RuntimeError(f"server exited with {process.returncode}:\n{server.log_tail()}")
             try:
-                if httpx.get(f"{base}/health", timeout=2).status_code == 200:
+                if httpx.get(f"{server.url}/health", timeout=2).status_code == 200:
                     break
             except httpx.HTTPError:
                 pass
             if time.monotonic() > deadline:
-                raise RuntimeError(f"server did not start in {startup_timeout}s:\n{log.read_text()[-4000:]}")
+                raise RuntimeError(f"server did not start in {startup_timeout}s:\n{server.log_tail()}")
             time.sleep(0.5)
-        yield base
+        yield server
     finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
+        _stop(process)
+
+
+@contextmanager
+def running_server(*args: str, startup_timeout: float = 240.0, env: dict[str, str] | None = None) -> Iterator[str]:
+    """Yield the base URL of a server started with ``args``; its log goes to ``.server_logs/``."""
+    with server_process(*args, startup_timeout=startup_timeout, env=env) as server:
+        yield server.url
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            pass
+    with suppress(ProcessLookupError):  # the engine's processes too, whatever became of the server
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait()

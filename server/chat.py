@@ -14,6 +14,7 @@ from functools import cached_property
 from starlette.concurrency import run_in_threadpool
 from vllm import RequestOutput, SamplingParams
 
+from server.access_log import note_usage
 from server.budget import Budget
 from server.budget_request import extra_args, report, request_budget
 from server.context import ServerContext, new_request_id
@@ -31,7 +32,7 @@ from server.protocol.chat import (
 )
 from server.protocol.common import usage
 from server.reasoning import ReasoningSplitter, count_reasoning_tokens, split_reasoning
-from server.sampling import check_prompt_length, resolve_max_tokens, to_sampling_params
+from server.sampling import check_message_count, check_prompt_length, resolve_max_tokens, to_sampling_params
 from server.stop_guard import guard_outputs, needs_stop_guard
 from server.thinking_format import prompt_opens_thinking
 
@@ -74,6 +75,7 @@ class ChatCall:
 async def prepare(request: ChatCompletionRequest, context: ServerContext) -> tuple[ChatCall, SamplingParams]:
     """Validate against the model and the context, render the prompt, map the sampling fields."""
     model = context.resolve_model(request.model)
+    check_message_count(len(request.messages), context.limits)
     if request.top_logprobs and not request.logprobs:
         raise APIError("top_logprobs requires logprobs to be true.", param="top_logprobs")
     prompt_ids = await run_in_threadpool(render_chat, context.tokenizer, request.messages)
@@ -122,12 +124,9 @@ def build_completion(call: ChatCall, final: RequestOutput) -> ChatCompletion:
         )
         completion_tokens += len(token_ids)
         reasoning_tokens += choice_reasoning
-    return ChatCompletion(
-        id=call.request_id,
-        model=call.model,
-        choices=choices,
-        usage=usage(len(call.prompt_ids), completion_tokens, reasoning_tokens),
-    )
+    totals = usage(len(call.prompt_ids), completion_tokens, reasoning_tokens)
+    note_usage(call.model, totals)
+    return ChatCompletion(id=call.request_id, model=call.model, choices=choices, usage=totals)
 
 
 @dataclass
@@ -157,7 +156,7 @@ async def stream_chunks(call: ChatCall, outputs: AsyncIterator[RequestOutput]) -
             logprobs = chat_logprobs(call.context.tokenizer, list(output.token_ids), output.logprobs, call.top_logprobs)
             if reasoning or content or logprobs:
                 if first_token:
-                    call.context.metrics.record_first_token(call.model, time.monotonic() - call.arrived)
+                    call.context.first_token_sent(call.model, call.arrived)
                     first_token = False
                 delta = Delta(reasoning=reasoning or None, reasoning_content=reasoning or None, content=content or None)
                 yield chunk(ChunkChoice(index=output.index, delta=delta, logprobs=logprobs))
@@ -170,11 +169,13 @@ async def stream_chunks(call: ChatCall, outputs: AsyncIterator[RequestOutput]) -
                         index=output.index, delta=Delta(), finish_reason=output.finish_reason, thinking_budget=budget
                     )
                 )
+    completion = sum(len(s.token_ids) for s in streams.values())
+    reasoning_tokens = sum(
+        count_reasoning_tokens(s.token_ids, call.context.end_token_id, thinking) for s in streams.values()
+    )
+    totals = usage(len(call.prompt_ids), completion, reasoning_tokens)
+    note_usage(call.model, totals)
     if call.request.stream_options and call.request.stream_options.include_usage:
-        completion = sum(len(s.token_ids) for s in streams.values())
-        reasoning_tokens = sum(
-            count_reasoning_tokens(s.token_ids, call.context.end_token_id, thinking) for s in streams.values()
-        )
         final = chunk()
-        final.usage = usage(len(call.prompt_ids), completion, reasoning_tokens)
+        final.usage = totals
         yield final

@@ -11,11 +11,17 @@ import functools
 import json
 import logging
 import os
-from typing import Any
+import signal
+import sys
+from types import FrameType
+from typing import TYPE_CHECKING, Any
 
 import uvicorn
 
 from server.settings import SHIPPED_MODEL, SHIPPED_MODEL_NAME, Settings
+
+if TYPE_CHECKING:
+    from server.app import Lifecycle
 
 logger = logging.getLogger("server")
 CPU_DEFAULTS = {"gpu_memory_utilization": 0.2, "enforce_eager": True}
@@ -23,6 +29,8 @@ BUDGET_PROCESSOR = "server.budget_processor:BudgetLogitsProcessor"
 SERVER_FLAGS = (
     "host", "port", "http_log_level", "max_n", "thinking_format", "min_thinking_tokens", "max_thinking_tokens",
     "min_thinking_waits", "thinking_wait_string", "thinking_answer_prefix", "reasoning_effort_budgets",
+    "api_key", "api_key_file", "auth_paths", "max_concurrent_requests", "max_request_bytes", "max_messages",
+    "shutdown_grace_period",
 )  # fmt: skip
 
 
@@ -39,6 +47,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--uvicorn-log-level", dest="http_log_level", help="Log level of the HTTP front end (default info)."
     )
     group.add_argument("--max-n", type=int, help="Largest `n` accepted per request (default 16).")
+    ops = parser.add_argument_group("operations and security", "Limits, API keys, shutdown.")
+    ops.add_argument("--api-key", action="append", help="An accepted API key (repeatable; THINKSERVE_API_KEY=k1,k2).")
+    ops.add_argument("--api-key-file", help="A file of API keys, one per line, re-read when it changes.")
+    ops.add_argument("--auth-paths", nargs="+", help="Path prefixes that need a key (default /v1).")
+    ops.add_argument("--max-concurrent-requests", type=int, help="Completions at once; beyond: 429 (default 512).")
+    ops.add_argument("--max-request-bytes", type=int, help="Largest request body; beyond: 413 (default 16 MiB).")
+    ops.add_argument("--max-messages", type=int, help="Most chat messages per request (default 2048).")
+    ops.add_argument("--shutdown-grace-period", type=float, help="Seconds to finish requests on SIGTERM (30).")
     budget = parser.add_argument_group("thinking budget", "Defaults for s1 budget forcing; requests override them.")
     budget.add_argument("--thinking-format", choices=["auto", "think", "s1"], help="Thinking delimiters (auto).")
     budget.add_argument("--min-thinking-tokens", type=int, help="Default minimum thinking tokens (0).")
@@ -59,6 +75,8 @@ def parse(argv: list[str] | None = None) -> tuple[Settings, Any]:
     from vllm.engine.arg_utils import AsyncEngineArgs
 
     args = build_parser().parse_args(argv)
+    if args.api_key:
+        args.api_key = ",".join(args.api_key)
     if args.served_model_name is None and args.model == str(SHIPPED_MODEL):
         args.served_model_name = [SHIPPED_MODEL_NAME]
     overrides = {name: getattr(args, name) for name in SERVER_FLAGS}
@@ -68,6 +86,22 @@ def parse(argv: list[str] | None = None) -> tuple[Settings, Any]:
     return settings, engine_args
 
 
+class Server(uvicorn.Server):
+    """uvicorn, plus: SIGTERM drains (new completions get 503), and a dead engine ends the process non-zero."""
+
+    def __init__(self, config: uvicorn.Config, lifecycle: Lifecycle) -> None:
+        super().__init__(config)
+        self.lifecycle, self.exit_code = lifecycle, 0
+        lifecycle.engine_died = self.engine_died
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        self.lifecycle.admission.draining = True
+        super().handle_exit(sig, frame)
+
+    def engine_died(self) -> None:
+        self.exit_code, self.should_exit = 1, True
+
+
 def main(argv: list[str] | None = None) -> None:
     # Model Runner V2 (vLLM's default on GPUs) rejects V1-interface logits processors.
     os.environ.setdefault("VLLM_USE_V2_MODEL_RUNNER", "0")
@@ -75,11 +109,26 @@ def main(argv: list[str] | None = None) -> None:
     settings, engine_args = parse(argv)
     logger.setLevel(settings.http_log_level.upper())
 
-    from server.app import create_app
+    from server.app import Lifecycle, create_app
     from server.engine import run_vllm_engine
 
-    app = create_app(settings, functools.partial(run_vllm_engine, engine_args))
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level=settings.http_log_level)
+    lifecycle = Lifecycle.of(settings)
+    app = create_app(settings, functools.partial(run_vllm_engine, engine_args), lifecycle)
+    config = uvicorn.Config(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.http_log_level,
+        access_log=False,  # server.access logs one structured line per request
+        timeout_graceful_shutdown=settings.shutdown_grace_period,
+    )
+    server = Server(config, lifecycle)
+    # uvicorn re-raises SIGTERM/SIGINT after its graceful shutdown; the default handlers would then kill the
+    # process (exit -15, or a KeyboardInterrupt traceback). A drained server exits 0, as Kubernetes expects.
+    for handled in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(handled, lambda *_: None)
+    server.run()
+    sys.exit(server.exit_code or (0 if server.started else 3))  # 3: uvicorn's startup failure
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ from starlette.concurrency import run_in_threadpool
 from vllm import RequestOutput, SamplingParams
 from vllm.utils.async_utils import merge_async_iterators
 
+from server.access_log import note_usage
 from server.budget import Budget
 from server.budget_request import extra_args, report, request_budget
 from server.context import ServerContext, new_request_id
@@ -120,13 +121,9 @@ def build_completion(call: CompletionCall, finals: list[RequestOutput]) -> Compl
             )
             completion_tokens += len(output.token_ids)
             reasoning_tokens += call.reasoning_tokens(prompt, list(output.token_ids))
-    prompt_tokens = sum(len(p) for p in call.prompts)
-    return Completion(
-        id=call.request_id,
-        model=call.model,
-        choices=choices,
-        usage=usage(prompt_tokens, completion_tokens, reasoning_tokens),
-    )
+    totals = usage(sum(len(p) for p in call.prompts), completion_tokens, reasoning_tokens)
+    note_usage(call.model, totals)
+    return Completion(id=call.request_id, model=call.model, choices=choices, usage=totals)
 
 
 async def stream_chunks(call: CompletionCall, streams: list[AsyncIterator[RequestOutput]]) -> AsyncIterator[Completion]:
@@ -147,7 +144,7 @@ async def stream_chunks(call: CompletionCall, streams: list[AsyncIterator[Reques
             tokens.setdefault(index, []).extend(output.token_ids)
             prompt_of[index] = prompt
             if first_token and output.text:
-                call.context.metrics.record_first_token(call.model, time.monotonic() - call.arrived)
+                call.context.first_token_sent(call.model, call.arrived)
                 first_token = False
             choice = CompletionChoice(
                 index=index, text=output.text, logprobs=call.logprobs_of(output), finish_reason=output.finish_reason
@@ -155,11 +152,13 @@ async def stream_chunks(call: CompletionCall, streams: list[AsyncIterator[Reques
             if output.finish_reason is not None:
                 choice.thinking_budget = call.finish_choice(prompt, tokens[index])
             yield chunk(choice)
+    completion = sum(len(t) for t in tokens.values())
+    reasoning = sum(call.reasoning_tokens(prompt_of[i], t) for i, t in tokens.items())
+    totals = usage(sum(len(p) for p in call.prompts), completion, reasoning)
+    note_usage(call.model, totals)
     if call.request.stream_options and call.request.stream_options.include_usage:
         final = chunk()
-        completion = sum(len(t) for t in tokens.values())
-        reasoning = sum(call.reasoning_tokens(prompt_of[i], t) for i, t in tokens.items())
-        final.usage = usage(sum(len(p) for p in call.prompts), completion, reasoning)
+        final.usage = totals
         yield final
 
 

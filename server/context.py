@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -9,6 +10,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Request
 
+from server.access_log import note
 from server.budget_request import BudgetDefaults
 from server.engine import Engine
 from server.errors import APIError, engine_unavailable
@@ -63,6 +65,12 @@ class ServerContext:
                 code="model_not_found",
             )
         return requested
+
+    def first_token_sent(self, model: str, arrived: float) -> None:
+        """A streamed request sent its first token (``arrived``: ``time.monotonic()`` at arrival)."""
+        seconds = time.monotonic() - arrived
+        self.metrics.record_first_token(model, seconds)
+        note(ttft_ms=round(1000 * seconds, 1))
 
     def require_healthy_engine(self) -> None:
         if not self.engine.is_healthy:

@@ -48,8 +48,15 @@ class APIError(Exception):
     def model_json(self) -> str:
         return json.dumps(self.body())
 
-    def response(self) -> JSONResponse:
-        return JSONResponse(self.body(), status_code=self.status)
+    def response(self, headers: dict[str, str] | None = None) -> JSONResponse:
+        return ErrorJSONResponse(self.body(), status_code=self.status, headers=headers)
+
+
+class ErrorJSONResponse(JSONResponse):
+    """ASCII JSON: an error message that quotes the request stays encodable whatever the request held."""
+
+    def render(self, content: Any) -> bytes:
+        return json.dumps(content, ensure_ascii=True, separators=(",", ":")).encode()
 
 
 def engine_unavailable() -> APIError:
@@ -92,7 +99,7 @@ def install_error_handlers(app: FastAPI, record: ErrorRecorder = lambda error: N
 
     def respond(error: APIError, headers: dict[str, str] | None = None) -> JSONResponse:
         record(error)
-        return JSONResponse(error.body(), status_code=error.status, headers=headers)
+        return error.response(headers)
 
     async def api_error(_: Request, exc: Exception) -> JSONResponse:
         return respond(to_api_error(exc))

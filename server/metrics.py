@@ -36,9 +36,12 @@ REASONS = {  # APIError code -> reason label; otherwise the status decides
     "context_length_exceeded": "context_length_exceeded",
     "model_not_found": "model_not_found",
     "conflicting_parameters": "conflicting_parameters",
+    "server_overloaded": "overloaded",
+    "draining": "draining",
 }
-STATUS_REASONS = {400: "invalid_request", 404: "not_found", 405: "method_not_allowed", 413: "too_large"}
-STATUS_REASONS |= {422: "invalid_request", 429: "rate_limited", 500: "internal_error", 503: "engine_unavailable"}
+STATUS_REASONS = {400: "invalid_request", 401: "unauthorized", 404: "not_found", 405: "method_not_allowed"}
+STATUS_REASONS |= {413: "too_large", 422: "invalid_request", 429: "overloaded", 500: "internal_error"}
+STATUS_REASONS |= {503: "engine_unavailable"}
 
 
 def rejection_reason(error: APIError) -> str:

@@ -22,10 +22,18 @@ class Limits:
     max_model_len: int
     max_n: int
     max_stop_sequences: int
+    max_messages: int = 2048
 
     @classmethod
     def of(cls, settings: Settings, max_model_len: int) -> Limits:
-        return cls(max_model_len, settings.max_n, settings.max_stop_sequences)
+        return cls(max_model_len, settings.max_n, settings.max_stop_sequences, settings.max_messages)
+
+
+def check_message_count(count: int, limits: Limits) -> None:
+    if count > limits.max_messages:
+        raise APIError(
+            f"messages has {count} entries; this server accepts at most {limits.max_messages}.", param="messages"
+        )
 
 
 def check_prompt_length(prompt_len: int, limits: Limits, param: str) -> None:
@@ -53,7 +61,7 @@ def resolve_max_tokens(requested: int | None, prompt_len: int, limits: Limits, p
     return requested
 
 
-def check_choices_and_stops(request: SamplingFields, limits: Limits) -> list[str]:
+def check_choices_and_stops(request: SamplingFields, limits: Limits, max_tokens: int) -> list[str]:
     if request.n > limits.max_n:
         raise APIError(f"n is {request.n}; this server allows at most {limits.max_n}.", param="n")
     if request.n > 1 and request.temperature == 0:
@@ -65,6 +73,8 @@ def check_choices_and_stops(request: SamplingFields, limits: Limits) -> list[str
         )
     if any(not stop for stop in stops):
         raise APIError("stop sequences must not be empty strings.", param="stop")
+    if request.min_tokens and request.min_tokens > max_tokens:
+        raise APIError(f"min_tokens ({request.min_tokens}) is above the token cap ({max_tokens}).", param="min_tokens")
     if request.stream_options is not None and not request.stream:
         raise APIError("stream_options is only allowed when stream is true.", param="stream_options")
     return stops
@@ -85,7 +95,7 @@ def to_sampling_params(
     ``front_end_stops``: the front end matches the stop strings (see :mod:`server.stop_guard`),
     so the engine gets none and streams deltas for it to watch.
     """
-    stops = check_choices_and_stops(request, limits)
+    stops = check_choices_and_stops(request, limits, max_tokens)
     delta = request.stream or front_end_stops
     return SamplingParams(
         n=request.n,
@@ -95,6 +105,11 @@ def to_sampling_params(
         stop=None if front_end_stops else stops or None,
         presence_penalty=request.presence_penalty,
         frequency_penalty=request.frequency_penalty,
+        top_k=request.top_k or 0,
+        min_p=request.min_p or 0.0,
+        repetition_penalty=1.0 if request.repetition_penalty is None else request.repetition_penalty,
+        min_tokens=request.min_tokens,
+        ignore_eos=request.ignore_eos,
         max_tokens=max_tokens,
         logprobs=logprobs,
         skip_special_tokens=skip_special_tokens,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from server.budget_request import EFFORT_BUDGETS, BudgetDefaults
@@ -25,6 +25,15 @@ class Settings(BaseSettings):
     max_n: int = Field(16, ge=1, description="Largest `n` (choices per request) accepted.")
     max_stop_sequences: int = Field(8, ge=0, description="Most `stop` strings per request.")
 
+    # Operations and security.
+    api_key: SecretStr | None = Field(None, description="Accepted API keys, comma-separated (never logged).")
+    api_key_file: Path | None = Field(None, description="A file of API keys, one per line, re-read on change.")
+    auth_paths: list[str] = Field(default_factory=lambda: ["/v1"], description="Path prefixes that need a key.")
+    max_concurrent_requests: int = Field(512, ge=1, description="Completions served at once; beyond: 429.")
+    max_request_bytes: int = Field(16 * 2**20, ge=1024, description="Largest request body; beyond: 413.")
+    max_messages: int = Field(2048, ge=1, description="Most chat messages per request.")
+    shutdown_grace_period: float = Field(30.0, ge=0, description="Seconds in-flight requests get after SIGTERM.")
+
     # Thinking budget (s1 budget forcing): server defaults, each overridable per request.
     thinking_format: Literal["auto", "think", "s1"] = "auto"
     min_thinking_tokens: int = Field(0, ge=0)
@@ -33,6 +42,10 @@ class Settings(BaseSettings):
     thinking_wait_string: str = Field("Wait", min_length=1)
     thinking_answer_prefix: str = "Final Answer:"
     reasoning_effort_budgets: dict[str, int | None] = Field(default_factory=lambda: dict(EFFORT_BUDGETS))
+
+    def api_keys(self) -> tuple[str, ...]:
+        raw = self.api_key.get_secret_value() if self.api_key else ""
+        return tuple(key.strip() for key in raw.split(",") if key.strip())
 
     def budget_defaults(self) -> BudgetDefaults:
         return BudgetDefaults(

@@ -213,3 +213,13 @@ def test_bad_budget_input(client: TestClient, fields: dict, param: str) -> None:
     response = client.post(CHAT, json={"messages": USER, **fields})
     assert response.status_code == 400, response.text
     assert response.json()["error"]["param"] == param
+
+
+def test_vllm_extension_fields_reach_the_engine(client: TestClient, engine: FakeEngine) -> None:
+    extras = {"top_k": 5, "min_p": 0.1, "repetition_penalty": 1.2, "min_tokens": 3, "ignore_eos": True}
+    assert client.post(CHAT, json={"messages": USER, "max_tokens": 10, **extras}).status_code == 200
+    _, params = engine.requests[0]
+    assert (params.top_k, params.min_p, params.repetition_penalty) == (5, 0.1, 1.2)
+    assert (params.min_tokens, params.ignore_eos) == (3, True)
+    too_many = client.post(CHAT, json={"messages": USER, "max_tokens": 2, "min_tokens": 3})
+    assert too_many.status_code == 400 and too_many.json()["error"]["param"] == "min_tokens"

@@ -5,20 +5,42 @@ from __future__ import annotations
 import time
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 INT64 = 2**63
 BudgetInt = Annotated[int, Field(strict=True, ge=0)]  # JSON integers only: 1.5, "5" and -1 are 400s
 
 
-class ThinkingConfig(BaseModel):
+def _check_unicode(value: Any) -> None:
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ValueError("contains invalid Unicode (a lone surrogate such as \\ud800)") from None
+    elif isinstance(value, list | tuple):
+        for item in value:
+            _check_unicode(item)
+
+
+class RequestModel(BaseModel):
+    """A request body part. JSON may carry lone surrogates (``"\\ud800"``), which no tokenizer can encode:
+    every string field rejects them with a 400 naming the field."""
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _valid_unicode(cls, value: Any) -> Any:
+        _check_unicode(value)
+        return value
+
+
+class ThinkingConfig(RequestModel):
     """Anthropic's ``thinking`` object: ``enabled`` with ``budget_tokens``, or ``disabled``."""
 
     type: Literal["enabled", "disabled"]
     budget_tokens: BudgetInt | None = None
 
 
-class BudgetFields(BaseModel):
+class BudgetFields(RequestModel):
     """Thinking-budget fields (s1 budget forcing) and their aliases; see README "Budget forcing"."""
 
     min_thinking_tokens: BudgetInt | None = Field(None, description="Attempts to end the thinking earlier become Wait.")
@@ -36,7 +58,7 @@ class BudgetFields(BaseModel):
         return fields
 
 
-class StreamOptions(BaseModel):
+class StreamOptions(RequestModel):
     include_usage: bool = False
 
 
@@ -54,6 +76,12 @@ class SamplingFields(BudgetFields):
     presence_penalty: float = Field(0.0, ge=-2.0, le=2.0)
     frequency_penalty: float = Field(0.0, ge=-2.0, le=2.0)
     user: str | None = None
+    # vLLM's extensions, as `vllm serve` accepts them.
+    top_k: int | None = Field(None, ge=-1, description="vLLM extension: sample from the k most likely (-1/0: all).")
+    min_p: float | None = Field(None, ge=0.0, le=1.0, description="vLLM extension: drop tokens below min_p x max.")
+    repetition_penalty: float | None = Field(None, gt=0.0, le=2.0, description="vLLM extension (1: none).")
+    min_tokens: int = Field(0, ge=0, description="vLLM extension: no EOS or stop before this many tokens.")
+    ignore_eos: bool = Field(False, description="vLLM extension: decode on past EOS (benchmarks).")
     stream: bool = False
     stream_options: StreamOptions | None = None
 
