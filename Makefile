@@ -7,7 +7,7 @@ EXTRA ?= cpu
 PORT ?= 8000
 HOST ?= 127.0.0.1
 
-.PHONY: setup serve test lint train-model eval-model
+.PHONY: setup serve test lint train-model eval-model bench
 
 setup: $(VENV)/.installed-$(EXTRA)
 
@@ -32,3 +32,10 @@ train-model: setup
 
 eval-model: setup
 	$(PY) -m tinymodel.evaluate
+
+# The four benchmarks of README "Performance", one after the other (nothing else should run meanwhile).
+bench: setup
+	$(PY) -m bench.forcing_cost
+	$(PY) -m bench.vs_reference
+	$(PY) -m bench.vs_vllm
+	$(PY) -m bench.scaling

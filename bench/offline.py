@@ -19,7 +19,7 @@ from tinymodel.task import held_out_problems
 PROCESSOR = "server.budget_processor:BudgetLogitsProcessor"
 
 
-def load_llm(*, processor: bool, prefix_caching: bool = True, memory: float = 0.1) -> Any:
+def load_llm(*, processor: bool, prefix_caching: bool = True, memory: float = 0.1, dtype: str = "auto") -> Any:
     """The shipped model on vLLM (CPU defaults); ``processor``: register the budget logits processor."""
     os.environ.setdefault("VLLM_USE_V2_MODEL_RUNNER", "0")  # the V1 runner takes V1 logits processors
     from vllm import LLM
@@ -30,18 +30,15 @@ def load_llm(*, processor: bool, prefix_caching: bool = True, memory: float = 0.
         enforce_eager=True,
         seed=0,
         enable_prefix_caching=prefix_caching,
+        dtype=dtype,
         logits_processors=[PROCESSOR] if processor else None,
     )
 
 
-def chat_prompts(tokenizer: Any, n: int, seed: int = 7) -> list[list[int]]:
-    """Held-out addition questions through the chat template (which opens the thinking)."""
-    texts = [
-        tokenizer.apply_chat_template(
-            [{"role": "user", "content": p.question}], tokenize=False, add_generation_prompt=True
-        )
-        for p in held_out_problems(n, seed=seed)
-    ]
+def chat_prompts(tokenizer: Any, n: int, seed: int = 7, preamble: str = "") -> list[list[int]]:
+    """Held-out addition questions through the chat template (which opens the thinking), after ``preamble``."""
+    chats = [[{"role": "user", "content": preamble + p.question}] for p in held_out_problems(n, seed=seed)]
+    texts = [tokenizer.apply_chat_template(chat, tokenize=False, add_generation_prompt=True) for chat in chats]
     return [tokenizer.encode(text, add_special_tokens=False) for text in texts]
 
 

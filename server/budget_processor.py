@@ -37,6 +37,12 @@ class _Row:
     temperature: float
     seed: int
 
+    def __post_init__(self) -> None:  # what every step needs, computed once per request
+        eos = tuple(sorted(self.budget.eos))
+        self.stops = {Kind.GUARD: (self.budget.end, *eos), Kind.REDIRECT: eos}
+        self.greedy = self.temperature < GREEDY_EPS
+        self.clamped_temperature = max(self.temperature, GREEDY_EPS)
+
 
 @dataclass
 class _Edit:
@@ -101,14 +107,14 @@ class BudgetLogitsProcessor(LogitsProcessor):
                 force.rows.append(index)
                 force.tokens.append(decision.token)
             elif decision.kind in (Kind.GUARD, Kind.REDIRECT):
-                eos = sorted(row.budget.eos)
-                stops = (row.budget.end, *eos) if decision.kind is Kind.GUARD else tuple(eos)
-                edit = guards.setdefault((decision.token, stops), _Edit(Kind.GUARD, [], [], list(stops), [], []))
+                stops = row.stops[decision.kind]
+                edit = guards.get((decision.token, stops))
+                if edit is None:
+                    edit = guards[(decision.token, stops)] = _Edit(Kind.GUARD, [], [], list(stops), [], [])
                 edit.rows.append(index)
                 edit.tokens.append(decision.token)
-                greedy = row.temperature < GREEDY_EPS
-                edit.draws.append(-1.0 if greedy else uniform(row.seed, len(row.output)))
-                edit.temperatures.append(max(row.temperature, GREEDY_EPS))
+                edit.draws.append(-1.0 if row.greedy else uniform(row.seed, len(row.output)))
+                edit.temperatures.append(row.clamped_temperature)
         return ([force] if force.rows else []) + list(guards.values())
 
     def apply(self, logits: torch.Tensor) -> torch.Tensor:

@@ -24,7 +24,9 @@ if TYPE_CHECKING:
     from server.app import Lifecycle
 
 logger = logging.getLogger("server")
-CPU_DEFAULTS = {"gpu_memory_utilization": 0.2, "enforce_eager": True}
+# On CPU, a seeded request whose prefill is split across steps kills vLLM 0.32's engine ("CPU Generator does
+# not use offset"): prompts are prefilled whole there (tests/test_operations.py keeps this honest).
+CPU_DEFAULTS = {"gpu_memory_utilization": 0.2, "enforce_eager": True, "enable_chunked_prefill": False}
 BUDGET_PROCESSOR = "server.budget_processor:BudgetLogitsProcessor"
 SERVER_FLAGS = (
     "host", "port", "http_log_level", "max_n", "thinking_format", "min_thinking_tokens", "max_thinking_tokens",

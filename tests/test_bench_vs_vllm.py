@@ -1,0 +1,96 @@
+"""``bench/vs_vllm.py``: the pure parts (result parsing, medians, ratios) and one real run of ``--quick``."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from bench.report import RESULTS
+from bench.server_process import ROOT
+from bench.vs_vllm import client_argv, compare, median_row, parse_args, parse_result, ratio
+
+
+def saved_result(**overrides: object) -> dict[str, object]:
+    """A trimmed ``vllm bench serve --save-result --save-detailed`` JSON: two requests, one failed."""
+    result: dict[str, object] = {
+        "completed": 2,
+        "failed": 1,
+        "total_output_tokens": 8,
+        "output_throughput": 123.5,
+        "p50_ttft_ms": 1.0,
+        "errors": ["", "", "boom"],
+        "ttfts": [0.001, 0.003, 0.0],
+        # The first gap is role chunk -> first token; the rest are inter-token latencies.
+        "itls": [[0.010, 0.002, 0.004], [0.030, 0.006], []],
+    }
+    return {**result, **overrides}
+
+
+def test_parse_result_times_ttft_at_the_first_token_chunk() -> None:
+    row = parse_result(saved_result())
+    assert row["output_tok_s"] == 123.5
+    assert row["ttft_p50_ms"] == pytest.approx(22.0)  # (11 ms + 33 ms) / 2; the failed request is left out
+    assert row["ttft_p99_ms"] == pytest.approx(32.78)
+    assert row["itl_p50_ms"] == pytest.approx(4.0)  # gaps 2, 4, 6 ms
+    assert row["itl_p99_ms"] == pytest.approx(5.96)
+    assert row["out_tok_per_req"] == 4.0
+    assert (row["completed"], row["failed"], row["bench_ttft_p50_ms"]) == (2, 1, 1.0)
+
+
+def test_parse_result_survives_single_chunk_and_all_failed_runs() -> None:
+    single = parse_result(saved_result(errors=[""], ttfts=[0.005], itls=[[]], completed=1, failed=0))
+    assert single["ttft_p50_ms"] == pytest.approx(5.0)
+    assert single["itl_p50_ms"] == 0.0
+    failed = parse_result(saved_result(errors=["x"], ttfts=[0.0], itls=[[]], completed=0, total_output_tokens=0))
+    assert failed["ttft_p50_ms"] == 0.0
+    assert failed["out_tok_per_req"] == 0.0
+
+
+def test_median_row_takes_each_metric_separately() -> None:
+    runs = [{"a": 1.0, "b": 30.0}, {"a": 5.0, "b": 10.0}, {"a": 3.0, "b": 20.0}]
+    assert median_row(runs) == {"a": 3.0, "b": 20.0}
+    assert median_row([{"a": 1.0}, {"a": 2.0}]) == {"a": 1.5}
+
+
+def test_compare_puts_both_servers_side_by_side_with_ours_over_vllm_ratios() -> None:
+    ours = parse_result(saved_result(output_throughput=50.0))
+    theirs = parse_result(saved_result(output_throughput=100.0, ttfts=[0.0, 0.0, 0.0]))
+    row = compare(8, ours, theirs)
+    assert row["concurrency"] == 8
+    assert row["ours_output_tok_s"] == 50.0
+    assert row["vllm_output_tok_s"] == 100.0
+    assert row["tok_s_ratio"] == 0.5
+    assert row["ttft_p50_ratio"] == pytest.approx(22.0 / 20.0)
+    assert {"ours_itl_p99_ms", "vllm_itl_p99_ms", "ours_out_tok_per_req"} <= row.keys()
+    assert ratio(1.0, 0.0) is None
+
+
+def test_quick_mode_and_client_arguments() -> None:
+    quick = parse_args(["--quick"])
+    assert (quick.concurrency, quick.repeats, quick.out_name) == ([1, 8], 1, "vs_vllm-quick")
+    full = parse_args([])
+    assert (full.concurrency, full.repeats, full.out_name) == ([1, 8, 32, 128], 3, "vs_vllm")
+    argv = client_argv("http://h:1", 8, 32, 7, full, RESULTS / "x.json")
+    value = {flag: argv[argv.index(flag) + 1] for flag in ("--max-concurrency", "--num-prompts", "--backend", "--seed")}
+    assert value == {"--max-concurrency": "8", "--num-prompts": "32", "--backend": "openai-chat", "--seed": "7"}
+    assert {"--ignore-eos", "--save-detailed", "--save-result"} <= set(argv)
+
+
+@pytest.mark.engine
+def test_quick_run_gives_rows_for_both_servers() -> None:
+    subprocess.run(
+        [sys.executable, "-m", "bench.vs_vllm", "--quick", "--out-name", "vs_vllm-test"],
+        cwd=ROOT,
+        check=True,
+        timeout=600,
+    )
+    data = json.loads((RESULTS / "vs_vllm-test.json").read_text())
+    assert [row["concurrency"] for row in data["rows"]] == [1, 8]
+    for row in data["rows"]:
+        assert row["ours_output_tok_s"] > 0
+        assert row["vllm_output_tok_s"] > 0
+    assert data["engine_config_equal"]
+    assert (RESULTS / "vs_vllm-test.png").stat().st_size > 0
