@@ -48,11 +48,16 @@ def _memory_gib() -> float | None:
 
 
 def _git_commit() -> str | None:
+    """The commit, with ``-dirty`` when the working tree differs from it (the figures then may too)."""
     try:
-        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, timeout=10)
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, timeout=10)
+        status = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True, text=True, timeout=10
+        )
     except (OSError, subprocess.SubprocessError):
         return None
-    return out.stdout.strip() or None
+    commit = head.stdout.strip()
+    return f"{commit}-dirty" if commit and status.stdout.strip() else commit or None
 
 
 def machine() -> dict[str, Any]:

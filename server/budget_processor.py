@@ -142,7 +142,10 @@ def _guard(logits: torch.Tensor, rows: torch.Tensor, tokens: torch.Tensor, edit:
     sub = logits[rows]  # [n, vocab]: a copy of the guarded rows only
     stop_logits = sub[:, stops]  # [n, s]
     argmax_is_stop = stop_logits.max(dim=1).values >= sub.max(dim=1).values
-    p_stop = torch.exp(torch.logsumexp(stop_logits / t, dim=1) - torch.logsumexp(sub / t, dim=1))
-    would_end = torch.where(u < 0, argmax_is_stop, u < p_stop)
+    if max(edit.draws) < 0:  # all greedy: the argmax test is all there is (skip two logsumexps over the vocab)
+        would_end = argmax_is_stop
+    else:
+        p_stop = torch.exp(torch.logsumexp(stop_logits / t, dim=1) - torch.logsumexp(sub / t, dim=1))
+        would_end = torch.where(u < 0, argmax_is_stop, u < p_stop)
     logits[rows[:, None], stops[None, :]] = float("-inf")
     logits[rows, tokens] = torch.where(would_end, torch.full_like(u, FORCED_LOGIT), logits[rows, tokens])

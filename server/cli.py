@@ -13,6 +13,7 @@ import logging
 import os
 import signal
 import sys
+import threading
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
@@ -27,12 +28,13 @@ logger = logging.getLogger("server")
 # On CPU, a seeded request whose prefill is split across steps kills vLLM 0.32's engine ("CPU Generator does
 # not use offset"): prompts are prefilled whole there (tests/test_operations.py keeps this honest).
 CPU_DEFAULTS = {"gpu_memory_utilization": 0.2, "enforce_eager": True, "enable_chunked_prefill": False}
+SHUTDOWN_NUDGE_S = 5.0
 BUDGET_PROCESSOR = "server.budget_processor:BudgetLogitsProcessor"
 SERVER_FLAGS = (
     "host", "port", "http_log_level", "max_n", "thinking_format", "min_thinking_tokens", "max_thinking_tokens",
     "min_thinking_waits", "thinking_wait_string", "thinking_answer_prefix", "reasoning_effort_budgets",
     "api_key", "api_key_file", "auth_paths", "max_concurrent_requests", "max_request_bytes", "max_messages",
-    "shutdown_grace_period",
+    "shutdown_grace_period", "keep_alive_timeout",
 )  # fmt: skip
 
 
@@ -57,6 +59,9 @@ def build_parser() -> argparse.ArgumentParser:
     ops.add_argument("--max-request-bytes", type=int, help="Largest request body; beyond: 413 (default 16 MiB).")
     ops.add_argument("--max-messages", type=int, help="Most chat messages per request (default 2048).")
     ops.add_argument("--shutdown-grace-period", type=float, help="Seconds to finish requests on SIGTERM (30).")
+    ops.add_argument(
+        "--keep-alive-timeout", type=float, help="Idle keep-alive seconds (65: longer than clients keep them)."
+    )
     budget = parser.add_argument_group("thinking budget", "Defaults for s1 budget forcing; requests override them.")
     budget.add_argument("--thinking-format", choices=["auto", "think", "s1"], help="Thinking delimiters (auto).")
     budget.add_argument("--min-thinking-tokens", type=int, help="Default minimum thinking tokens (0).")
@@ -97,8 +102,20 @@ class Server(uvicorn.Server):
         lifecycle.engine_died = self.engine_died
 
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
-        self.lifecycle.admission.draining = True
+        if not self.lifecycle.admission.draining:
+            self.lifecycle.admission.draining = True
+            grace = self.config.timeout_graceful_shutdown or 0
+            nudge = threading.Timer(grace + SHUTDOWN_NUDGE_S, self._nudge)
+            nudge.daemon = True  # a clean exit does not wait for it
+            nudge.start()
         super().handle_exit(sig, frame)
+
+    def _nudge(self) -> None:
+        """A shutdown still running past the grace period (seen now and then under load: the event loop idle
+        in a syscall after the last response) gets a second signal, which wakes it; requests are done by then."""
+        logger.warning("graceful shutdown still running %.0f s after the grace period: nudging it", SHUTDOWN_NUDGE_S)
+        self.force_exit = True
+        signal.raise_signal(signal.SIGTERM)
 
     def engine_died(self) -> None:
         self.exit_code, self.should_exit = 1, True
@@ -123,6 +140,9 @@ def main(argv: list[str] | None = None) -> None:
         log_level=settings.http_log_level,
         access_log=False,  # server.access logs one structured line per request
         timeout_graceful_shutdown=settings.shutdown_grace_period,
+        # The server must not close an idle connection a client is about to reuse: a request sent into
+        # that race fails with a connection reset. Clients and load balancers expire theirs sooner.
+        timeout_keep_alive=settings.keep_alive_timeout,
     )
     server = Server(config, lifecycle)
     # uvicorn re-raises SIGTERM/SIGINT after its graceful shutdown; the default handlers would then kill the

@@ -33,6 +33,9 @@ class Settings(BaseSettings):
     max_request_bytes: int = Field(16 * 2**20, ge=1024, description="Largest request body; beyond: 413.")
     max_messages: int = Field(2048, ge=1, description="Most chat messages per request.")
     shutdown_grace_period: float = Field(30.0, ge=0, description="Seconds in-flight requests get after SIGTERM.")
+    keep_alive_timeout: float = Field(
+        65.0, gt=0, description="Idle keep-alive seconds; above clients' and load balancers' (httpx 5, ALB 60)."
+    )
 
     # Thinking budget (s1 budget forcing): server defaults, each overridable per request.
     thinking_format: Literal["auto", "think", "s1"] = "auto"

@@ -132,7 +132,7 @@ def test_seeded_sampling_under_load_keeps_the_engine_alive(loaded: ServerProcess
 
 
 def test_sigterm_lets_in_flight_requests_finish_then_exits_0() -> None:
-    with server_process("--api-key", "k", "--shutdown-grace-period", "60") as server:
+    with server_process("--api-key", "k", "--shutdown-grace-period", "20") as server:
         headers = {"Authorization": "Bearer k"}
         assert httpx.post(f"{server.url}{CHAT}", json={"messages": QUESTION}).status_code == 401
 
