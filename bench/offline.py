@@ -12,6 +12,7 @@ import time
 from typing import Any
 
 from server.budget_request import BudgetSpec, extra_args, to_budget
+from server.engine import eos_token_ids
 from server.settings import SHIPPED_MODEL
 from server.thinking_format import ThinkingTokens, resolve_thinking_tokens
 from tinymodel.task import held_out_problems
@@ -35,19 +36,22 @@ def load_llm(*, processor: bool, prefix_caching: bool = True, memory: float = 0.
     )
 
 
-def chat_prompts(tokenizer: Any, n: int, seed: int = 7, preamble: str = "") -> list[list[int]]:
-    """Held-out addition questions through the chat template (which opens the thinking), after ``preamble``."""
-    chats = [[{"role": "user", "content": preamble + p.question}] for p in held_out_problems(n, seed=seed)]
+def encode_chats(tokenizer: Any, contents: list[str]) -> list[list[int]]:
+    """One user message each, through the chat template (which opens the thinking), as token ids."""
+    chats = [[{"role": "user", "content": content}] for content in contents]
     texts = [tokenizer.apply_chat_template(chat, tokenize=False, add_generation_prompt=True) for chat in chats]
     return [tokenizer.encode(text, add_special_tokens=False) for text in texts]
+
+
+def chat_prompts(tokenizer: Any, n: int, seed: int = 7, preamble: str = "") -> list[list[int]]:
+    """Held-out addition questions, each after ``preamble``."""
+    return encode_chats(tokenizer, [preamble + p.question for p in held_out_problems(n, seed=seed)])
 
 
 def thinking_tokens(llm: Any) -> ThinkingTokens:
     """The delimiters and EOS ids as the server resolves them (generation config and tokenizer)."""
     tokenizer = llm.get_tokenizer()
-    configured = llm.llm_engine.model_config.try_get_generation_config().get("eos_token_id")
-    eos = {*(configured if isinstance(configured, list) else [configured]), tokenizer.eos_token_id} - {None}
-    return resolve_thinking_tokens(tokenizer, "auto", eos)
+    return resolve_thinking_tokens(tokenizer, "auto", eos_token_ids(llm.llm_engine.model_config, tokenizer))
 
 
 def budget_extra_args(llm: Any, fields: dict[str, int], seed: int = 0) -> dict[str, Any] | None:

@@ -14,7 +14,6 @@ tests can pin them on hand-made points.
 from __future__ import annotations
 
 import argparse
-import os
 import time
 from collections import Counter
 from dataclasses import asdict, dataclass, replace
@@ -23,9 +22,9 @@ from typing import Any
 
 from tqdm import tqdm
 
+from bench.offline import encode_chats, load_llm
 from bench.report import RESULTS, markdown_table, write_results
 from server.budget_request import BudgetSpec, extra_args, to_budget
-from server.settings import SHIPPED_MODEL
 from server.thinking_format import ThinkingTokens, resolve_thinking_tokens
 from tinymodel.task import Problem, held_out_problems, is_well_formed, parse_answer
 
@@ -160,15 +159,7 @@ class Runner:
 
     def prompts(self, instruction: str = "") -> list[list[int]]:
         """The chat template opens the thinking (it ends with ``<think>\\n``), as the server's does."""
-        texts = [
-            self.tokenizer.apply_chat_template(
-                [{"role": "user", "content": f"{p.question} {instruction}".strip()}],
-                tokenize=False,
-                add_generation_prompt=True,
-            )
-            for p in self.problems
-        ]
-        return [self.tokenizer.encode(t, add_special_tokens=False) for t in texts]
+        return encode_chats(self.tokenizer, [f"{p.question} {instruction}".strip() for p in self.problems])
 
     def run(self, prompts: list[list[int]], params: list[Any]) -> list[Sample]:
         """In batches that prefill whole in one step: vLLM 0.32's CPU runner dies ("CPU Generator does not use
@@ -222,22 +213,6 @@ class Runner:
         return points + [vote_point(k, pools, self.problems) for k in config["votes"]]
 
 
-def load_llm() -> Any:
-    """The shipped model offline with our processor registered (the V1 model runner takes V1 logits processors)."""
-    os.environ.setdefault("VLLM_USE_V2_MODEL_RUNNER", "0")
-    from vllm import LLM
-
-    from server.budget_processor import BudgetLogitsProcessor
-
-    return LLM(
-        str(SHIPPED_MODEL),
-        gpu_memory_utilization=0.1,
-        enforce_eager=True,
-        seed=0,
-        logits_processors=[BudgetLogitsProcessor],
-    )
-
-
 def plot(points: list[Point], path: Any) -> None:
     """Accuracy against mean thinking tokens, one line per method (or sweep), log x as in s1's figures."""
     import matplotlib
@@ -278,7 +253,7 @@ def main() -> None:
     name = args.out_name or ("scaling-quick" if args.quick else "scaling")
     problems = held_out_problems(args.problems or (20 if args.quick else 200))
     started = time.monotonic()
-    runner = Runner(load_llm(), problems)
+    runner = Runner(load_llm(processor=True), problems)
     engine_s = time.monotonic() - started
     jobs = [(runner.forcing, (w, None)) for w in config["waits"]]
     jobs += [(runner.forcing, (w, m)) for w, maxima in config["maxima"].items() for m in maxima]

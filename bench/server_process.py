@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -36,15 +37,23 @@ class ServerProcess:
 
 @contextmanager
 def server_process(
-    *args: str, startup_timeout: float = 240.0, env: dict[str, str] | None = None
+    *args: str,
+    startup_timeout: float = 240.0,
+    env: dict[str, str] | None = None,
+    command: list[str] | None = None,
+    name: str = "server",
 ) -> Iterator[ServerProcess]:
-    """A server started with ``args``, once ``/health`` answers; stopped (SIGTERM, then SIGKILL) on exit."""
+    """A server started with ``args``, once ``/health`` answers; stopped (SIGTERM, then SIGKILL) on exit.
+
+    ``command``: the program, which takes ``--port`` (default ``python -m server``); its log goes to
+    ``.server_logs/<name>-<port>.log``.
+    """
     port = free_port()
-    log = ROOT / ".server_logs" / f"server-{port}.log"
+    log = ROOT / ".server_logs" / f"{name}-{port}.log"
     log.parent.mkdir(exist_ok=True)
     with log.open("w") as out:
         process = subprocess.Popen(
-            [sys.executable, "-m", "server", "--port", str(port), *args],
+            [*(command or [sys.executable, "-m", "server"]), "--port", str(port), *args],
             cwd=ROOT,
             stdout=out,
             stderr=subprocess.STDOUT,
@@ -71,9 +80,9 @@ def server_process(
 
 
 @contextmanager
-def running_server(*args: str, startup_timeout: float = 240.0, env: dict[str, str] | None = None) -> Iterator[str]:
-    """Yield the base URL of a server started with ``args``; its log goes to ``.server_logs/``."""
-    with server_process(*args, startup_timeout=startup_timeout, env=env) as server:
+def running_server(*args: str, **options: Any) -> Iterator[str]:
+    """Yield the base URL of :func:`server_process` (``args`` and ``options`` as it takes them)."""
+    with server_process(*args, **options) as server:
         yield server.url
 
 

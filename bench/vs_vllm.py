@@ -31,22 +31,18 @@ import argparse
 import contextlib
 import importlib.metadata
 import json
-import os
-import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
-import httpx
 import numpy as np
 
 from bench.report import RESULTS, markdown_table, write_results
-from bench.server_process import ROOT, free_port, running_server
+from bench.server_process import ROOT, running_server
 from server.settings import SHIPPED_MODEL, SHIPPED_MODEL_NAME
 
 SERVERS = ("thinkserve", "vllm")
@@ -78,42 +74,17 @@ def vllm_cli() -> None:
     main()
 
 
-@contextlib.contextmanager
-def running_vllm(*args: str, startup_timeout: float = 300.0) -> Iterator[str]:
-    """Yield the base URL of ``vllm serve`` on the shipped model, as ``running_server`` does for ours."""
-    port = free_port()
-    log = LOGS / f"vllm-{port}.log"
-    LOGS.mkdir(exist_ok=True)
+def running_vllm(*args: str, startup_timeout: float = 300.0) -> AbstractContextManager[str]:
+    """The base URL of ``vllm serve`` on the shipped model, started and stopped as ours is."""
     code = "from bench.vs_vllm import vllm_cli; vllm_cli()"
     command = [sys.executable, "-c", code, "serve", str(SHIPPED_MODEL), "--served-model-name", SHIPPED_MODEL_NAME]
-    with log.open("w") as out:
-        process = subprocess.Popen(
-            [*command, "--host", "127.0.0.1", "--port", str(port), *args],
-            cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, env={**os.environ, **ENGINE_ENV}, start_new_session=True,
-        )  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + startup_timeout
-        while not _healthy(base):
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"vLLM's server did not start ({process.poll()}):\n{log.read_text()[-4000:]}")
-            time.sleep(0.5)
-        yield base
-    finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
-
-
-def _healthy(base: str) -> bool:
-    try:
-        return httpx.get(f"{base}/health", timeout=2).status_code == 200
-    except httpx.HTTPError:
-        return False
+    return running_server(
+        *args,
+        startup_timeout=startup_timeout,
+        env=ENGINE_ENV,
+        command=[*command, "--host", "127.0.0.1"],
+        name="vllm",
+    )
 
 
 def engine_config(base: str, prefix: str) -> str | None:

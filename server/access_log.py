@@ -16,12 +16,14 @@ import uuid
 from contextvars import ContextVar
 from typing import Any
 
+from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from server.http_metrics import PROBE_PATHS
 
 logger = logging.getLogger("server.access")
 _ENTRY: ContextVar[dict[str, Any] | None] = ContextVar("access_log_entry", default=None)
 _SANE_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
-QUIET_PATHS = frozenset({"/health", "/metrics"})
 
 
 def note(**fields: Any) -> None:
@@ -43,10 +45,8 @@ def note_usage(model: str, usage: Any) -> None:
 
 
 def request_id_of(scope: Scope) -> str:
-    for key, value in scope["headers"]:
-        if key.lower() == b"x-request-id" and _SANE_ID.fullmatch(value.decode("latin-1")):
-            return str(value.decode("latin-1"))
-    return uuid.uuid4().hex
+    given = Headers(scope=scope).get("x-request-id", "")
+    return given if _SANE_ID.fullmatch(given) else uuid.uuid4().hex
 
 
 class AccessLog:
@@ -73,6 +73,6 @@ class AccessLog:
             await self.app(scope, receive, send_with_id)
         finally:
             _ENTRY.reset(token)
-            if scope["path"] not in QUIET_PATHS:
+            if scope["path"] not in PROBE_PATHS:
                 entry.update(status=status, duration_ms=round(1000 * (time.perf_counter() - started), 1))
                 logger.info(json.dumps(entry))

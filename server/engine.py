@@ -77,9 +77,7 @@ class VllmEngine:
 
     @property
     def eos_token_ids(self) -> set[int]:
-        configured = self._llm.model_config.try_get_generation_config().get("eos_token_id")
-        ids = configured if isinstance(configured, list) else [configured]
-        return {i for i in [*ids, self._tokenizer.eos_token_id] if i is not None}
+        return eos_token_ids(self._llm.model_config, self._tokenizer)
 
     @property
     def is_healthy(self) -> bool:
@@ -100,6 +98,13 @@ class VllmEngine:
 
     def shutdown(self) -> None:
         self._llm.shutdown()
+
+
+def eos_token_ids(model_config: Any, tokenizer: Any) -> set[int]:
+    """Every token id that ends a request: the generation config's EOS ids and the tokenizer's."""
+    configured = model_config.try_get_generation_config().get("eos_token_id")
+    ids = configured if isinstance(configured, list) else [configured]
+    return {i for i in [*ids, tokenizer.eos_token_id] if i is not None}
 
 
 @asynccontextmanager

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from http import HTTPStatus
 from pathlib import Path
 
+from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from server.errors import APIError
@@ -69,7 +70,7 @@ class ApiKeyGate:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and self.keys.enabled and scope["path"].startswith(self.guarded):
-            scheme, _, token = _header(scope, b"authorization").partition(" ")
+            scheme, _, token = Headers(scope=scope).get("authorization", "").partition(" ")
             if scheme.lower() != "bearer" or not self.keys.accepts(token.strip()):
                 error = APIError(
                     "Invalid or missing API key: send `Authorization: Bearer <key>`.",
@@ -80,13 +81,6 @@ class ApiKeyGate:
                 await _refuse(error, scope, receive, send, {"WWW-Authenticate": "Bearer"})
                 return
         await self.app(scope, receive, send)
-
-
-def _header(scope: Scope, name: bytes) -> str:
-    for key, value in scope["headers"]:
-        if key.lower() == name:
-            return value.decode("latin-1")
-    return ""
 
 
 class BodyLimit:
@@ -102,7 +96,7 @@ class BodyLimit:
             status=HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
             code="request_too_large",
         )
-        declared = _header(scope, b"content-length")
+        declared = Headers(scope=scope).get("content-length", "")
         body = None if declared.isdigit() and int(declared) > self.max_bytes else await self._read(receive)
         if body is None:
             self.record(error)

@@ -24,11 +24,10 @@ from starlette.concurrency import run_in_threadpool
 
 from server.budget import Budget
 from server.errors import APIError
-from server.http_metrics import HTTPMetrics, HTTPMetricsMiddleware
+from server.http_metrics import PROBE_PATHS, HTTPMetrics, HTTPMetricsMiddleware
 from server.protocol.common import BudgetReport
 
 PREFIX = "thinkserve"
-UNCOUNTED = frozenset({"/metrics", "/health"})  # probes and scrapes are not traffic
 TTFT_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 TOKEN_BUCKETS = (0, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384, 32768, 65536)
 SHARE_BUCKETS = (0.1, 0.25, 0.5, 0.75, 0.9, 0.99, 1.0)
@@ -68,7 +67,7 @@ class ServerMetrics:
         model = ["model"]
         return cls(
             registry=r,
-            http=HTTPMetrics.create(PREFIX, r, UNCOUNTED),
+            http=HTTPMetrics.create(PREFIX, r, PROBE_PATHS),
             time_to_first_token=Histogram(
                 f"{PREFIX}_time_to_first_token_seconds", "Streamed requests: arrival to the first token sent, "
                 "as the client sees it.", model, buckets=TTFT_BUCKETS, registry=r,

@@ -22,7 +22,7 @@ class Limits:
     max_model_len: int
     max_n: int
     max_stop_sequences: int
-    max_messages: int = 2048
+    max_messages: int
 
     @classmethod
     def of(cls, settings: Settings, max_model_len: int) -> Limits:
