@@ -21,12 +21,13 @@ from __future__ import annotations
 
 import argparse
 import statistics
+from pathlib import Path
 from typing import Any
 
 from tqdm import tqdm
 
 from bench.offline import budget_extra_args, chat_prompts, load_llm, timed_generate
-from bench.report import markdown_table, write_results
+from bench.report import RESULTS, markdown_table, ratio_bars, write_results
 
 KINDS: dict[str, dict[str, int] | None] = {
     "unregistered": None,
@@ -74,6 +75,20 @@ def measure(concurrency: int, tokens: int, repeats: int) -> list[dict[str, Any]]
     ]
 
 
+def plot(rows: list[dict[str, Any]], path: Path) -> None:
+    """Each kind's throughput against ``unregistered``'s, with the 0.97 target: the budget may cost at most 3%."""
+    ratio_bars(
+        path,
+        [row["kind"] for row in rows],
+        {"throughput vs no processor": [row["throughput_vs_unregistered"] for row in rows]},
+        baseline="no processor (1.0\N{MULTIPLICATION SIGN})",
+        target=(0.97, "target ≥ 0.97\N{MULTIPLICATION SIGN}"),
+        title="Cost of budget forcing (throughput vs no processor)",
+        ylabel="throughput / no processor's (higher is better)",
+        ylim=(0.8, 1.1),
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--concurrency", type=int, default=64)
@@ -97,7 +112,9 @@ def main() -> None:
         f"{args.concurrency} concurrent greedy requests, {args.tokens} tokens each (ignore_eos), median of "
         f"{args.repeats} rounds; ratios are per round against `unregistered` (an engine without the processor)."
     )
+    table += f"\n\n![throughput against no processor, per kind]({name}.png)"
     write_results(name, {"settings": settings, "rows": rows}, table, title="Cost of budget forcing", notes=notes)
+    plot(rows, RESULTS / f"{name}.png")
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ import platform
 import shlex
 import subprocess
 import sys
+import textwrap
 from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -110,3 +111,46 @@ def write_results(name: str, data: dict[str, Any], table: str, *, title: str, no
         body += [notes, ""]
     (RESULTS / f"{name}.md").write_text("\n".join([*body, footer, ""]))
     return RESULTS / f"{name}.md"
+
+
+def ratio_bars(
+    path: Path,
+    labels: list[str],
+    series: dict[str, list[float]],
+    *,
+    baseline: str,
+    target: tuple[float, str],
+    title: str,
+    ylabel: str,
+    ylim: tuple[float, float],
+) -> None:
+    """Ratios against a baseline as bars, one group per label and one bar per series, each bar annotated.
+
+    Dashed lines mark the baseline (1.0, legend label ``baseline``) and the ``target`` (value, legend label), so
+    whether a bar meets its target reads at a glance; the axis is zoomed to ``ylim`` (widened to fit every bar and
+    line) because the differences that matter are a few percent. Labels wrap at spaces, not hyphens, so budget
+    names stay whole.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    values = [v for vs in series.values() for v in vs] + [1.0, target[0]]
+    low, high = min(ylim[0], min(values) - 0.05), max(ylim[1], max(values) + 0.05)
+    width = 0.8 / len(series)
+    fig, ax = plt.subplots(figsize=(max(8.0, 1.0 + len(labels) * (0.6 + 0.55 * len(series))), 4.5))
+    for i, (name, heights) in enumerate(series.items()):
+        offsets = [x + (i - (len(series) - 1) / 2) * width for x in range(len(labels))]
+        bars = ax.bar(offsets, heights, width, label=name, zorder=2)
+        box = {"boxstyle": "square,pad=0.1", "facecolor": "white", "edgecolor": "none", "alpha": 0.8}
+        ax.bar_label(bars, fmt="{:.3f}", padding=2, fontsize="small", bbox=box, zorder=4)
+    ax.axhline(1.0, linestyle="--", linewidth=1, color="tab:gray", label=baseline, zorder=3)
+    ax.axhline(target[0], linestyle="--", linewidth=1, color="tab:red", label=target[1], zorder=3)
+    ax.set_xticks(range(len(labels)), [textwrap.fill(label, 16, break_on_hyphens=False) for label in labels])
+    ax.set(ylim=(low, high), ylabel=ylabel, title=title)
+    ax.grid(axis="y", alpha=0.3, zorder=0)
+    ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1))
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)

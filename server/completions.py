@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator
+from contextlib import aclosing
 from dataclasses import dataclass, field
 
 from starlette.concurrency import run_in_threadpool
@@ -138,20 +139,22 @@ async def stream_chunks(call: CompletionCall, streams: list[AsyncIterator[Reques
     for prompt in range(len(call.prompts)) if call.request.echo else ():
         for i in range(call.request.n):
             yield chunk(CompletionChoice(index=call.choice_index(prompt, i), text=call.echo_text(prompt)))
-    async for prompt, result in merge_async_iterators(*streams):
-        for output in result.outputs:
-            index = call.choice_index(prompt, output.index)
-            tokens.setdefault(index, []).extend(output.token_ids)
-            prompt_of[index] = prompt
-            if first_token and output.text:
-                call.context.first_token_sent(call.model, call.arrived)
-                first_token = False
-            choice = CompletionChoice(
-                index=index, text=output.text, logprobs=call.logprobs_of(output), finish_reason=output.finish_reason
-            )
-            if output.finish_reason is not None:
-                choice.thinking_budget = call.finish_choice(prompt, tokens[index])
-            yield chunk(choice)
+    merged = merge_async_iterators(*streams)  # closing it closes every stream: a disconnect aborts them all
+    async with aclosing(merged):
+        async for prompt, result in merged:
+            for output in result.outputs:
+                index = call.choice_index(prompt, output.index)
+                tokens.setdefault(index, []).extend(output.token_ids)
+                prompt_of[index] = prompt
+                if first_token and output.text:
+                    call.context.first_token_sent(call.model, call.arrived)
+                    first_token = False
+                choice = CompletionChoice(
+                    index=index, text=output.text, logprobs=call.logprobs_of(output), finish_reason=output.finish_reason
+                )
+                if output.finish_reason is not None:
+                    choice.thinking_budget = call.finish_choice(prompt, tokens[index])
+                yield chunk(choice)
     completion = sum(len(t) for t in tokens.values())
     reasoning = sum(call.reasoning_tokens(prompt_of[i], t) for i, t in tokens.items())
     totals = usage(sum(len(p) for p in call.prompts), completion, reasoning)

@@ -2,16 +2,35 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from server.app import create_app
+from server.settings import Settings
 from tests.fakes import FakeEngine
 
 CHAT = "/v1/chat/completions"
 USER = [{"role": "user", "content": "What is 12 + 34?"}]
+
+
+class SendHook:
+    """ASGI middleware that passes every message the app sends through ``hook`` (to observe the order of events)."""
+
+    def __init__(self, app: ASGIApp, hook: Callable[[Message, Send], Awaitable[None]]) -> None:
+        self.app, self.hook = app, hook
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        async def hooked(message: Message) -> None:
+            await self.hook(message, send)
+
+        await self.app(scope, receive, hooked)
 
 
 def events(response) -> list[dict]:  # type: ignore[no-untyped-def]
@@ -52,6 +71,36 @@ def test_chat_stream_sends_role_reasoning_content_finish_usage(client: TestClien
     assert [c["choices"][0]["finish_reason"] for c in chunks if c["choices"]][-1] == "stop"
     assert chunks[-1]["choices"] == [] and chunks[-1]["usage"]["completion_tokens"] > 0
     assert chunks[-1]["usage"]["completion_tokens_details"]["reasoning_tokens"] > 0
+
+
+def test_chat_stream_sends_nothing_before_the_engines_first_output(engine: FakeEngine) -> None:
+    """The role chunk goes out with the first output (as OpenAI's and vLLM's do), so clients time TTFT on it."""
+    log: list[str] = []
+    generate = engine.generate
+
+    async def logged_generate(*args: Any) -> AsyncIterator[Any]:
+        async for output in generate(*args):
+            log.append("engine output")
+            yield output
+
+    async def log_body(message: Message, send: Send) -> None:
+        if message["type"] == "http.response.body" and message.get("body"):
+            log.append("body")
+        await send(message)
+
+    engine.generate = logged_generate  # type: ignore[method-assign]
+    app = create_app(Settings(), engine.lifetime)
+    app.add_middleware(SendHook, hook=log_body)
+    with TestClient(app) as client, client.stream("POST", CHAT, json={"messages": USER, "stream": True}) as response:
+        chunks = events(response)
+    assert chunks[0]["choices"][0]["delta"]["role"] == "assistant"
+    assert log[:2] == ["engine output", "body"]
+
+
+def test_startup_freezes_the_heap_so_collections_skip_it(engine: FakeEngine) -> None:
+    gc.unfreeze()
+    with TestClient(create_app(Settings(), engine.lifetime)):
+        assert gc.get_freeze_count() > 0
 
 
 def test_max_tokens_cuts_with_length(client: TestClient) -> None:
@@ -166,9 +215,16 @@ def test_malformed_json_and_unknown_route(client: TestClient) -> None:
     assert client.get("/v1/nothing").json()["error"]["type"] == "invalid_request_error"
 
 
-def test_streaming_client_disconnect_aborts_the_engine_request(client: TestClient, engine: FakeEngine) -> None:
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [(CHAT, {"messages": USER, "stream": True}), ("/v1/completions", {"prompt": "12 + 34", "stream": True})],
+)
+def test_streaming_client_disconnect_aborts_the_engine_request(
+    client: TestClient, engine: FakeEngine, path: str, body: dict
+) -> None:
+    """The client hangs up while the server is writing (not awaiting the engine): the request is still aborted."""
     engine.step_delay = 0.05
-    with client.stream("POST", CHAT, json={"messages": USER, "stream": True}) as response:
+    with client.stream("POST", path, json=body) as response:
         for _ in response.iter_lines():
             break  # read the first event, then hang up
     deadline = time.monotonic() + 5

@@ -1,14 +1,18 @@
-"""The benchmark harness keeps working: quick runs of the offline benchmarks, and the report writer."""
+"""The benchmark harness keeps working: quick runs of the offline benchmarks, their plots, and the report writer."""
 
 from __future__ import annotations
 
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
+from bench import forcing_cost, vs_reference
 from bench.report import RESULTS, markdown_table, write_results
+
+PNG = b"\x89PNG\r\n\x1a\n"
 
 
 def test_markdown_table_formats_numbers_and_blanks() -> None:
@@ -22,6 +26,24 @@ def test_results_record_the_command_and_the_machine() -> None:
     assert data["rows"] == [1] and data["command"].startswith("python -m ")
     assert {"cpu", "cores", "python", "torch", "vllm", "commit", "date"} <= set(data["machine"])
     assert path.read_text().startswith("# T\n\n| x |\n\nn\n\nCommand: `python -m ")
+
+
+def test_forcing_cost_plot_writes_a_png(tmp_path: Path) -> None:
+    kinds = {"unregistered": 1.0, "plain": 1.02, "max-never-binds": 1.01, "waits-always": 0.6}  # 0.6: below the zoom
+    rows = [{"kind": kind, "throughput_vs_unregistered": ratio} for kind, ratio in kinds.items()]
+    forcing_cost.plot(rows, tmp_path / "forcing_cost.png")
+    data = (tmp_path / "forcing_cost.png").read_bytes()
+    assert data.startswith(PNG) and len(data) > 10_000
+
+
+def test_vs_reference_plot_writes_a_png(tmp_path: Path) -> None:
+    rows = [
+        {"budget": "waits-1", "reference_vs_ideal": 1.24, "ours_vs_ideal": 1.06},
+        {"budget": "waits-1 (+400 prompt tokens)", "reference_vs_ideal": 1.05, "ours_vs_ideal": 0.99},
+    ]
+    vs_reference.plot(rows, tmp_path / "vs_reference.png")
+    data = (tmp_path / "vs_reference.png").read_bytes()
+    assert data.startswith(PNG) and len(data) > 10_000
 
 
 def run_quick(module: str) -> dict:
