@@ -48,9 +48,10 @@ ENGINE_ENV = {"VLLM_USE_V2_MODEL_RUNNER": "0"}
 LOGS = ROOT / ".server_logs"
 METRICS = ("output_tok_s", "ttft_p50_ms", "ttft_p99_ms", "itl_p50_ms", "itl_p99_ms", "out_tok_per_req")
 COLUMNS = [
-    "concurrency", "ours_output_tok_s", "vllm_output_tok_s", "tok_s_ratio", "ours_ttft_p50_ms", "vllm_ttft_p50_ms",
-    "ttft_p50_ratio", "ours_ttft_p99_ms", "vllm_ttft_p99_ms", "ours_itl_p50_ms", "vllm_itl_p50_ms", "ours_itl_p99_ms",
-    "vllm_itl_p99_ms", "ours_out_tok_per_req", "vllm_out_tok_per_req",
+    "concurrency", "ours_output_tok_s", "vllm_output_tok_s", "tok_s_ratio", "tok_s_ratio_range", "ours_ttft_p50_ms",
+    "vllm_ttft_p50_ms", "ttft_p50_ratio", "ttft_p50_ratio_range", "ours_ttft_p99_ms", "vllm_ttft_p99_ms",
+    "ours_itl_p50_ms", "vllm_itl_p50_ms", "ours_itl_p99_ms", "vllm_itl_p99_ms", "ours_out_tok_per_req",
+    "vllm_out_tok_per_req",
 ]  # fmt: skip
 
 
@@ -140,13 +141,24 @@ def ratio(ours: float, theirs: float) -> float | None:
     return ours / theirs if theirs else None
 
 
-def compare(level: int, ours: dict[str, float], theirs: dict[str, float]) -> dict[str, Any]:
-    """One concurrency's table row: both servers side by side; ratios are ours / vLLM's."""
+def paired_ratios(ours: list[dict[str, float]], theirs: list[dict[str, float]], key: str) -> list[float]:
+    """Ours / vLLM's per repeat: the two runs of a pair are seconds apart, so the machine's drift cancels."""
+    return [value for o, t in zip(ours, theirs, strict=True) if (value := ratio(o[key], t[key])) is not None]
+
+
+def compare(level: int, ours: list[dict[str, float]], theirs: list[dict[str, float]]) -> dict[str, Any]:
+    """One concurrency's table row from both servers' runs (repeat by repeat).
+
+    Figures are medians over the repeats, metric by metric; a ratio is the median of the paired ratios, with
+    their lowest and highest beside it (how much the machine's noise moves one pair).
+    """
     row: dict[str, Any] = {"concurrency": level}
-    for name, values in (("ours", ours), ("vllm", theirs)):
-        row |= {f"{name}_{key}": values[key] for key in METRICS}
-    row["tok_s_ratio"] = ratio(ours["output_tok_s"], theirs["output_tok_s"])
-    row["ttft_p50_ratio"] = ratio(ours["ttft_p50_ms"], theirs["ttft_p50_ms"])
+    for name, runs in (("ours", ours), ("vllm", theirs)):
+        row |= {f"{name}_{key}": value for key, value in median_row(runs).items() if key in METRICS}
+    for key, name in (("output_tok_s", "tok_s_ratio"), ("ttft_p50_ms", "ttft_p50_ratio")):
+        ratios = paired_ratios(ours, theirs, key)
+        row[name] = statistics.median(ratios) if ratios else None
+        row[f"{name}_range"] = f"{min(ratios):.2f} to {max(ratios):.2f}" if ratios else None
     return row
 
 
@@ -239,13 +251,11 @@ def main(argv: list[str] | None = None) -> None:
     opts = parse_args(argv)
     started = time.perf_counter()
     runs, configs = sweep(opts)
-    rows = [
-        compare(level, median_row(runs["thinkserve"][level]), median_row(runs["vllm"][level]))
-        for level in opts.concurrency
-    ]
+    rows = [compare(level, runs["thinkserve"][level], runs["vllm"][level]) for level in opts.concurrency]
     notes = (
         f"Medians of {opts.repeats} run(s) per level of `vllm bench serve` (openai-chat, random {opts.input_len} in / "
-        f"{opts.output_len} out, --ignore-eos, greedy); ratios are thinkserve / vLLM. Both servers up at once, "
+        f"{opts.output_len} out, --ignore-eos, greedy); ratios are thinkserve / vLLM, the median of the per-repeat "
+        "ratios (`_range`: their lowest and highest). Both servers up at once, "
         f"each repeat runs both back to back, alternating which goes first. vLLM's server: `{opts.vllm_args}`."
     )
     data = {"settings": dict(vars(opts)), "rows": rows, "runs": runs, "engine_config": configs}

@@ -10,7 +10,7 @@ import pytest
 
 from bench.report import RESULTS
 from bench.server_process import ROOT
-from bench.vs_vllm import client_argv, compare, median_row, parse_args, parse_result, ratio
+from bench.vs_vllm import client_argv, compare, median_row, paired_ratios, parse_args, parse_result, ratio
 
 
 def saved_result(**overrides: object) -> dict[str, object]:
@@ -49,17 +49,19 @@ def test_median_row_takes_each_metric_separately() -> None:
     assert median_row([{"a": 1.0}, {"a": 2.0}]) == {"a": 1.5}
 
 
-def test_compare_puts_both_servers_side_by_side_with_ours_over_vllm_ratios() -> None:
-    ours = parse_result(saved_result(output_throughput=50.0))
-    theirs = parse_result(saved_result(output_throughput=100.0, p50_ttft_ms=20.0))
+def test_compare_puts_both_servers_side_by_side_with_paired_ratios() -> None:
+    # Three repeats; the machine slows down in the last two, for both servers alike.
+    ours = [parse_result(saved_result(output_throughput=t)) for t in (100.0, 45.0, 60.0)]
+    theirs = [parse_result(saved_result(output_throughput=t, p50_ttft_ms=20.0)) for t in (100.0, 50.0, 50.0)]
     row = compare(8, ours, theirs)
     assert row["concurrency"] == 8
-    assert row["ours_output_tok_s"] == 50.0
-    assert row["vllm_output_tok_s"] == 100.0
-    assert row["tok_s_ratio"] == 0.5
+    assert (row["ours_output_tok_s"], row["vllm_output_tok_s"]) == (60.0, 50.0)  # medians, metric by metric
+    assert row["tok_s_ratio"] == 1.0  # the median of 1.0, 0.9, 1.2; the medians' ratio (1.2) mixes repeats
+    assert row["tok_s_ratio_range"] == "0.90 to 1.20"
     assert row["ttft_p50_ratio"] == pytest.approx(11.0 / 20.0)
     assert {"ours_itl_p99_ms", "vllm_itl_p99_ms", "ours_out_tok_per_req"} <= row.keys()
     assert ratio(1.0, 0.0) is None
+    assert paired_ratios(ours, [parse_result(saved_result(output_throughput=0.0))] * 3, "output_tok_s") == []
 
 
 def test_quick_mode_and_client_arguments() -> None:
