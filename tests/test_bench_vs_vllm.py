@@ -10,7 +10,7 @@ import pytest
 
 from bench.report import RESULTS
 from bench.server_process import ROOT
-from bench.vs_vllm import client_argv, compare, median_row, paired_ratios, parse_args, parse_result, ratio
+from bench.vs_vllm import client_argv, compare, median_row, paired_ratios, parse_args, parse_result, ratio, same_engine
 
 
 def saved_result(**overrides: object) -> dict[str, object]:
@@ -64,11 +64,18 @@ def test_compare_puts_both_servers_side_by_side_with_paired_ratios() -> None:
     assert paired_ratios(ours, [parse_result(saved_result(output_throughput=0.0))] * 3, "output_tok_s") == []
 
 
+def test_engine_configs_match_but_for_the_front_ends_reasoning_parser() -> None:
+    line = "model='m', structured_outputs_config=StructuredOutputsConfig(reasoning_parser='{}', x=1), seed=0"
+    assert same_engine(line.format(""), line.format("deepseek_r1"))
+    assert not same_engine(line.format(""), line.format("").replace("seed=0", "seed=1"))
+    assert not same_engine(line.format(""), None)
+
+
 def test_quick_mode_and_client_arguments() -> None:
     quick = parse_args(["--quick"])
     assert (quick.concurrency, quick.repeats, quick.out_name) == ([1, 8], 1, "vs_vllm-quick")
     full = parse_args([])
-    assert (full.concurrency, full.repeats, full.out_name) == ([1, 8, 32, 128], 5, "vs_vllm")
+    assert (full.concurrency, full.repeats, full.out_name) == ([1, 8, 32, 128], 7, "vs_vllm")
     assert full.vllm_args == "--reasoning-parser deepseek_r1"
     argv = client_argv("http://h:1", 8, 32, 7, full, RESULTS / "x.json")
     value = {flag: argv[argv.index(flag) + 1] for flag in ("--max-concurrency", "--num-prompts", "--backend", "--seed")}
