@@ -45,6 +45,7 @@ from bench.server_process import ROOT, running_server
 from server.settings import SHIPPED_MODEL, SHIPPED_MODEL_NAME
 
 SERVERS = ("thinkserve", "vllm")
+VLLM = [sys.executable, "-c", "from bench.vs_vllm import vllm_cli; vllm_cli()"]  # the `vllm` command (see above)
 ENGINE_ENV = {"VLLM_USE_V2_MODEL_RUNNER": "0"}
 LOGS = ROOT / ".server_logs"
 METRICS = ("output_tok_s", "ttft_p50_ms", "ttft_p99_ms", "itl_p50_ms", "itl_p99_ms", "out_tok_per_req")
@@ -76,8 +77,7 @@ def vllm_cli() -> None:
 
 def running_vllm(*args: str, startup_timeout: float = 300.0) -> AbstractContextManager[str]:
     """The base URL of ``vllm serve`` on the shipped model, started and stopped as ours is."""
-    code = "from bench.vs_vllm import vllm_cli; vllm_cli()"
-    command = [sys.executable, "-c", code, "serve", str(SHIPPED_MODEL), "--served-model-name", SHIPPED_MODEL_NAME]
+    command = [*VLLM, "serve", str(SHIPPED_MODEL), "--served-model-name", SHIPPED_MODEL_NAME]
     return running_server(
         *args,
         startup_timeout=startup_timeout,
@@ -122,10 +122,8 @@ def run_client(argv: list[str], out: Path, log: Path) -> dict[str, Any]:
 
     Its own process, so that nothing of this one (the imports, the progress bar) shares the client's event loop.
     """
-    code = "from bench.vs_vllm import vllm_cli; vllm_cli()"
     with log.open("a") as sink:
-        command = [sys.executable, "-c", code, "bench", "serve", *argv]
-        subprocess.run(command, cwd=ROOT, stdout=sink, stderr=subprocess.STDOUT, check=True)
+        subprocess.run([*VLLM, "bench", "serve", *argv], cwd=ROOT, stdout=sink, stderr=subprocess.STDOUT, check=True)
     return json.loads(out.read_text())
 
 
