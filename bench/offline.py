@@ -11,13 +11,14 @@ import os
 import time
 from typing import Any
 
-from server.budget_request import BudgetSpec, extra_args, to_budget
-from server.engine import eos_token_ids
-from server.settings import SHIPPED_MODEL
-from server.thinking_format import ThinkingTokens, resolve_thinking_tokens
+from server.engine.vllm_engine import eos_token_ids
+from server.ops.settings import SHIPPED_MODEL
+from server.thinking.formats import ThinkingTokens, resolve_thinking_tokens
+from server.thinking.plan import GenerationPlan
+from server.thinking.spec import BudgetSpec, to_budget
 from tinymodel.task import held_out_problems
 
-PROCESSOR = "server.budget_processor:BudgetLogitsProcessor"
+PROCESSOR = "server.engine.processor:BudgetLogitsProcessor"
 
 
 def load_llm(*, processor: bool, prefix_caching: bool = True, memory: float = 0.1, dtype: str = "auto") -> Any:
@@ -65,7 +66,7 @@ def budget_extra_args(llm: Any, fields: dict[str, int], seed: int = 0) -> dict[s
     )
     if not spec.is_active:
         return None
-    return extra_args(to_budget(spec, thinking_tokens(llm), llm.get_tokenizer()), True, seed)
+    return GenerationPlan(to_budget(spec, thinking_tokens(llm), llm.get_tokenizer()), True, seed).to_extra_args()
 
 
 def timed_generate(llm: Any, prompts: list[list[int]], params: Any) -> tuple[float, list[Any]]:

@@ -135,7 +135,7 @@ def _close_if_out_of_budget(trace: Trace, budget: Budget, tokens: ForcingTokens)
     return False
 
 
-# Budgets the exactness oracle compares (tests/test_budget_oracle.py), as request fields and as Budget.
+# Budgets the exactness oracle compares (tests/e2e/test_budget_oracle.py), as request fields and as Budget.
 ORACLE_BUDGETS: dict[str, dict[str, int]] = {
     "waits-1": {"min_thinking_waits": 1},
     "waits-2": {"min_thinking_waits": 2},
@@ -161,7 +161,7 @@ def main() -> None:
 
     from vllm import LLM
 
-    from server.settings import SHIPPED_MODEL
+    from server.ops.settings import SHIPPED_MODEL
     from tinymodel.task import held_out_problems
 
     parser = argparse.ArgumentParser(description=main.__doc__)

@@ -24,8 +24,9 @@ from tqdm import tqdm
 
 from bench.offline import encode_chats, load_llm
 from bench.report import RESULTS, markdown_table, write_results
-from server.budget_request import BudgetSpec, extra_args, to_budget
-from server.thinking_format import ThinkingTokens, resolve_thinking_tokens
+from server.thinking.formats import ThinkingTokens, resolve_thinking_tokens
+from server.thinking.plan import GenerationPlan
+from server.thinking.spec import BudgetSpec, to_budget
 from tinymodel.task import Problem, held_out_problems, is_well_formed, parse_answer
 
 MAX_TOKENS = 1024  # thinking + answer: four careful passes of the tiny model fit with room to spare
@@ -189,7 +190,7 @@ class Runner:
         """Greedy budget forcing; the budget travels in ``extra_args`` exactly as the server sends it."""
         spec = BudgetSpec(0, maximum, waits, "Wait", "Final Answer:")
         budget = to_budget(spec, self.thinking, self.tokenizer) if spec.is_active else None
-        params = self.params(0.0, 0, extra_args(budget, prompt_opens_thinking=True, seed=0))
+        params = self.params(0.0, 0, GenerationPlan(budget, opens_thinking=True).to_extra_args())
         runs = self.run(self.prompts(), [params] * len(self.problems))
         if maximum is None:
             return [point("budget forcing", f"waits={waits}", runs, self.problems, None, WAITS)]

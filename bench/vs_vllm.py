@@ -42,7 +42,7 @@ from typing import Any
 
 from bench.report import RESULTS, markdown_table, write_results
 from bench.server_process import ROOT, running_server
-from server.settings import SHIPPED_MODEL, SHIPPED_MODEL_NAME
+from server.ops.settings import SHIPPED_MODEL, SHIPPED_MODEL_NAME
 
 SERVERS = ("thinkserve", "vllm")
 VLLM = [sys.executable, "-c", "from bench.vs_vllm import vllm_cli; vllm_cli()"]  # the `vllm` command (see above)

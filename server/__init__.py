@@ -1,7 +1,7 @@
 """thinkserve: an OpenAI-compatible vLLM server with s1-style thinking-budget control.
 
 Public API: :func:`create_app`, :class:`Settings`, :func:`run_vllm_engine`, :func:`main`.
-Imported lazily, so the pure modules (``server.reasoning``, ...) load without vLLM.
+Imported lazily, so the pure modules (``server.thinking.reasoning``, ...) load without vLLM.
 """
 
 from __future__ import annotations
@@ -12,10 +12,10 @@ __version__ = "0.1.0"
 __all__ = ["Settings", "__version__", "create_app", "main", "run_vllm_engine"]
 
 _EXPORTS = {
-    "Settings": "server.settings",
-    "create_app": "server.app",
+    "Settings": "server.ops.settings",
+    "create_app": "server.api.app",
     "main": "server.cli",
-    "run_vllm_engine": "server.engine",
+    "run_vllm_engine": "server.engine.vllm_engine",
 }
 
 

@@ -19,17 +19,17 @@ from typing import TYPE_CHECKING, Any
 
 import uvicorn
 
-from server.settings import SHIPPED_MODEL, SHIPPED_MODEL_NAME, Settings
+from server.ops.settings import SHIPPED_MODEL, SHIPPED_MODEL_NAME, Settings
 
 if TYPE_CHECKING:
-    from server.app import Lifecycle
+    from server.api.app import Lifecycle
 
 logger = logging.getLogger("server")
 # On CPU, a seeded request whose prefill is split across steps kills vLLM 0.32's engine ("CPU Generator does
-# not use offset"): prompts are prefilled whole there (tests/test_operations.py keeps this honest).
+# not use offset"): prompts are prefilled whole there (tests/e2e/test_operations.py keeps this honest).
 CPU_DEFAULTS = {"gpu_memory_utilization": 0.2, "enforce_eager": True, "enable_chunked_prefill": False}
 SHUTDOWN_NUDGE_S = 5.0
-BUDGET_PROCESSOR = "server.budget_processor:BudgetLogitsProcessor"
+BUDGET_PROCESSOR = "server.engine.processor:BudgetLogitsProcessor"
 SERVER_FLAGS = (
     "host", "port", "http_log_level", "max_n", "thinking_format", "min_thinking_tokens", "max_thinking_tokens",
     "min_thinking_waits", "thinking_wait_string", "thinking_answer_prefix", "reasoning_effort_budgets",
@@ -128,8 +128,8 @@ def main(argv: list[str] | None = None) -> None:
     settings, engine_args = parse(argv)
     logger.setLevel(settings.http_log_level.upper())
 
-    from server.app import Lifecycle, create_app
-    from server.engine import run_vllm_engine
+    from server.api.app import Lifecycle, create_app
+    from server.engine.vllm_engine import run_vllm_engine
 
     lifecycle = Lifecycle.of(settings)
     app = create_app(settings, functools.partial(run_vllm_engine, engine_args), lifecycle)

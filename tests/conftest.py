@@ -5,8 +5,8 @@ from collections.abc import Iterator
 import pytest
 from fastapi.testclient import TestClient
 
-from server.app import create_app
-from server.settings import Settings
+from server.api.app import create_app
+from server.ops.settings import Settings
 from tests.fakes import FakeEngine
 
 

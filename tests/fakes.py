@@ -1,4 +1,4 @@
-"""A scripted engine for fast API tests: the shipped tokenizer, canned completions, no model."""
+"""A scripted engine for fast API tests: the shipped tokenizer, canned completions, no model, no vLLM."""
 
 from __future__ import annotations
 
@@ -9,11 +9,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from transformers import AutoTokenizer
-from vllm import CompletionOutput, RequestOutput, SamplingParams
-from vllm.logprobs import Logprob
-from vllm.sampling_params import RequestOutputKind
 
-from server.settings import SHIPPED_MODEL
+from server.engine.types import ChoiceOutput, EngineOutput, EngineRequest, Sampling, TokenLogprob
+from server.ops.settings import SHIPPED_MODEL
 
 SCRIPT = "Quick guess: 46.\nWait, let me add column by column.\n2+4+0=6\n1+3+0=4\nSo 46.\n</think>\n\n46"
 
@@ -29,38 +27,36 @@ class FakeEngine:
     is_healthy: bool = True
     eos_token_ids: set[int] = field(default_factory=lambda: {256, 257})
     tokenizer: Any = field(default_factory=lambda: AutoTokenizer.from_pretrained(SHIPPED_MODEL))
-    requests: list[tuple[list[int], SamplingParams]] = field(default_factory=list)
+    requests: list[tuple[list[int], Sampling]] = field(default_factory=list)
     aborted: list[str] = field(default_factory=list)
     finished: list[str] = field(default_factory=list)
 
-    async def generate(
-        self, prompt_ids: list[int], params: SamplingParams, request_id: str
-    ) -> AsyncIterator[RequestOutput]:
-        self.requests.append((prompt_ids, params))
+    async def generate(self, request: EngineRequest) -> AsyncIterator[EngineOutput]:
+        params = request.sampling
+        self.requests.append((request.prompt_ids, params))
         ids = self.tokenizer.encode(self.script, add_special_tokens=False)[: params.max_tokens]
         finish = "length" if len(ids) == params.max_tokens else "stop"
         try:
-            if params.output_kind == RequestOutputKind.DELTA:
+            if params.deltas:
                 for step, token in enumerate(ids):
                     await asyncio.sleep(self.step_delay)
                     last = step == len(ids) - 1
                     outputs = [self._output(i, [token], params, finish if last else None) for i in range(params.n)]
-                    yield RequestOutput(request_id, None, prompt_ids, None, outputs, finished=last)
+                    yield EngineOutput(outputs, finished=last)
             else:
                 await asyncio.sleep(self.step_delay * len(ids))
-                outputs = [self._output(i, ids, params, finish) for i in range(params.n)]
-                yield RequestOutput(request_id, None, prompt_ids, None, outputs, finished=True)
-            self.finished.append(request_id)
+                yield EngineOutput([self._output(i, ids, params, finish) for i in range(params.n)], finished=True)
+            self.finished.append(request.request_id)
         except (asyncio.CancelledError, GeneratorExit):
-            self.aborted.append(request_id)
+            self.aborted.append(request.request_id)
             raise
 
-    def _output(self, index: int, ids: list[int], params: SamplingParams, finish: str | None) -> CompletionOutput:
+    def _output(self, index: int, ids: list[int], params: Sampling, finish: str | None) -> ChoiceOutput:
         logprobs = None
         if params.logprobs is not None:
-            logprobs = [{t: Logprob(-0.5, 1, self.tokenizer.decode([t]))} for t in ids]
+            logprobs = [{t: TokenLogprob(-0.5, 1, self.tokenizer.decode([t]))} for t in ids]
         text = self.tokenizer.decode(ids, skip_special_tokens=True)
-        return CompletionOutput(index, text, ids, None, logprobs, finish_reason=finish)
+        return ChoiceOutput(index, text, ids, logprobs, finish_reason=finish)
 
     async def log_stats(self) -> None:
         pass

@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 from bench.s1_reference import Budget, ForcingTokens, run_reference
-from server.settings import SHIPPED_MODEL
+from server.ops.settings import SHIPPED_MODEL
 from tinymodel.task import held_out_problems, is_well_formed, parse_answer
 
 

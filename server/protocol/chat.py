@@ -2,26 +2,34 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer
 
 from server.protocol.common import BudgetReport, FinishReason, RequestModel, SamplingFields, Usage, now
 
 
-class TextPart(RequestModel):
-    type: Literal["text"]
-    text: str
+class ContentPart(RequestModel):
+    """A part of a message's content; this server takes ``text`` parts (others are refused by name)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str
+    text: str | None = None
 
 
 class ChatMessage(RequestModel):
-    role: Literal["system", "developer", "user", "assistant", "tool"]
-    content: str | list[TextPart] | None = None
-    name: str | None = None
+    role: Literal["system", "developer", "user", "assistant", "tool", "function"]
+    content: str | list[ContentPart] | None = None
+    name: str | None = Field(None, description="Passed to the chat template.")
+    # Tool-calling history; refused until this server calls tools.
+    tool_calls: list[Any] | None = None
+    tool_call_id: str | None = None
+    function_call: Any = None
 
     def text(self) -> str:
         if isinstance(self.content, list):
-            return "".join(part.text for part in self.content)
+            return "".join(part.text or "" for part in self.content)
         return self.content or ""
 
 
@@ -31,6 +39,24 @@ class ChatCompletionRequest(SamplingFields):
     max_completion_tokens: int | None = Field(None, ge=1, description="Caps thinking and answer together.")
     logprobs: bool = False
     top_logprobs: int | None = Field(None, ge=0, le=20)
+    # OpenAI's fields for what this server does not do (yet): each is refused with a 400 naming it
+    # unless it asks for nothing (README "API").
+    tools: list[Any] | None = None
+    tool_choice: Any = Field(None, description='Only "none".')
+    parallel_tool_calls: bool | None = None
+    functions: list[Any] | None = None
+    function_call: Any = Field(None, description='Only "none".')
+    response_format: Any = Field(None, description='Only {"type": "text"}.')
+    modalities: list[str] | None = Field(None, description='Only ["text"].')
+    audio: Any = None
+    prediction: Any = None
+    web_search_options: Any = None
+    verbosity: str | None = None
+    moderation: Any = None
+    safety_identifier: str | None = Field(None, description="Accepted; this server does no abuse monitoring.")
+    prompt_cache_key: str | None = Field(None, description="Accepted: vLLM's prefix cache matches prompts itself.")
+    prompt_cache_retention: str | None = Field(None, description="Accepted: the prefix cache keeps what fits.")
+    prompt_cache_options: Any = Field(None, description="Accepted: the prefix cache keeps what fits.")
 
     def token_limit(self) -> int | None:
         return self.max_completion_tokens if self.max_completion_tokens is not None else self.max_tokens
@@ -47,14 +73,24 @@ class TokenLogprob(TopLogprob):
 
 
 class ChoiceLogprobs(BaseModel):
-    content: list[TokenLogprob] | None = None
+    content: list[TokenLogprob] | None = Field(None, description="The answer's tokens (OpenAI's meaning).")
+    reasoning: list[TokenLogprob] | None = Field(None, description="Extension: the thinking's tokens.")
 
 
 class AssistantMessage(BaseModel):
+    """The thinking goes in ``reasoning_content``, ``reasoning`` or both (``--reasoning-field``).
+
+    A reasoning field left unset is left out of the JSON: a client that reads both would show the thinking twice.
+    """
+
     role: Literal["assistant"] = "assistant"
     content: str | None = None
     reasoning: str | None = None
-    reasoning_content: str | None = Field(None, description="Alias of `reasoning` read by many clients.")
+    reasoning_content: str | None = None
+
+    @model_serializer(mode="wrap")
+    def _omit_unused_reasoning_fields(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        return _without_empty_reasoning(handler(self))
 
 
 class ChatChoice(BaseModel):
@@ -79,6 +115,18 @@ class Delta(BaseModel):
     content: str | None = None
     reasoning: str | None = None
     reasoning_content: str | None = None
+
+    @model_serializer(mode="wrap")
+    def _omit_unused_reasoning_fields(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        return _without_empty_reasoning(handler(self))
+
+
+def _without_empty_reasoning(data: dict[str, Any]) -> dict[str, Any]:
+    """A client that reads both fields would show the thinking twice: only the ones in use go out."""
+    for name in ("reasoning", "reasoning_content"):
+        if data.get(name) is None:
+            data.pop(name, None)
+    return data
 
 
 class ChunkChoice(BaseModel):

@@ -5,7 +5,8 @@ from __future__ import annotations
 import time
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
 INT64 = 2**63
 BudgetInt = Annotated[int, Field(strict=True, ge=0)]  # JSON integers only: 1.5, "5" and -1 are 400s
@@ -39,6 +40,14 @@ class ThinkingConfig(RequestModel):
     type: Literal["enabled", "disabled"]
     budget_tokens: BudgetInt | None = None
 
+    @model_validator(mode="after")
+    def _enabled_needs_a_budget(self) -> ThinkingConfig:
+        if self.type == "enabled" and self.budget_tokens is None:
+            raise PydanticCustomError(
+                "missing", 'budget_tokens is required with type "enabled", as in Anthropic\'s API'
+            )
+        return self
+
 
 class BudgetFields(RequestModel):
     """Thinking-budget fields (s1 budget forcing) and their aliases; see README "Budget forcing"."""
@@ -60,12 +69,13 @@ class BudgetFields(RequestModel):
 
 class StreamOptions(RequestModel):
     include_usage: bool = False
+    include_obfuscation: bool | None = Field(None, description="Only false: no obfuscation padding is added.")
 
 
 class SamplingFields(BudgetFields):
-    """Sampling fields common to both endpoints; unknown fields are ignored, as OpenAI's are."""
+    """Fields common to both endpoints. Unknown fields are ignored, as OpenAI does, and logged once per name."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="allow")
 
     model: str | None = Field(None, description="A served model name; defaults to the first.")
     temperature: float | None = Field(None, ge=0.0, le=2.0)
@@ -75,7 +85,11 @@ class SamplingFields(BudgetFields):
     seed: int | None = Field(None, ge=-INT64, lt=INT64)
     presence_penalty: float = Field(0.0, ge=-2.0, le=2.0)
     frequency_penalty: float = Field(0.0, ge=-2.0, le=2.0)
-    user: str | None = None
+    user: str | None = Field(None, description="Accepted; this server does no per-user monitoring.")
+    logit_bias: dict[str, float] | None = Field(None, description="Token id -> bias in [-100, 100], added to logits.")
+    store: bool | None = Field(None, description="Only false: this server stores nothing.")
+    metadata: dict[str, str] | None = Field(None, description="Accepted without store; nothing is stored to tag.")
+    service_tier: str | None = Field(None, description="auto or default; other tiers are refused.")
     # vLLM's extensions, as `vllm serve` accepts them.
     top_k: int | None = Field(None, ge=-1, description="vLLM extension: sample from the k most likely (-1/0: all).")
     min_p: float | None = Field(None, ge=0.0, le=1.0, description="vLLM extension: drop tokens below min_p x max.")
@@ -84,6 +98,11 @@ class SamplingFields(BudgetFields):
     ignore_eos: bool = Field(False, description="vLLM extension: decode on past EOS (benchmarks).")
     stream: bool = False
     stream_options: StreamOptions | None = None
+    # Where this server's thinking meets OpenAI's fields (README "Thinking and answer").
+    stop_in_thinking: bool = Field(False, description="Stop strings match in the thinking too (default: answer only).")
+    include_answer_prefix: bool | None = Field(
+        None, description="Keep a forced answer prefix (Final Answer:) in the answer; default: the server's flag."
+    )
 
     def stop_list(self) -> list[str]:
         return [self.stop] if isinstance(self.stop, str) else list(self.stop or [])

@@ -16,6 +16,8 @@ class CompletionRequest(SamplingFields):
     max_tokens: int | None = Field(16, ge=1, description="OpenAI's default is 16; null fills the context.")
     logprobs: int | None = Field(None, ge=0, le=20)
     echo: bool = False
+    best_of: int | None = Field(None, ge=1, description="Only equal to n: the engine returns every choice it makes.")
+    suffix: str | None = Field(None, description="Not supported (no fill-in-the-middle); only empty.")
 
 
 class CompletionLogprobs(BaseModel):

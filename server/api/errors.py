@@ -1,0 +1,68 @@
+"""OpenAI-shaped errors: ``{"error": {"message", "type", "param", "code"}}``, never a bare 500."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from http import HTTPStatus
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from server.protocol.errors import APIError
+
+logger = logging.getLogger(__name__)
+
+
+def to_api_error(exc: Exception) -> APIError:
+    """Any failure as what the client is told: an :class:`APIError` as raised, anything else a bare 500."""
+    if isinstance(exc, APIError):
+        return exc
+    logger.error("request failed", exc_info=exc)
+    return APIError("Internal server error.", status=HTTPStatus.INTERNAL_SERVER_ERROR)
+
+
+def from_validation_error(exc: RequestValidationError) -> APIError:
+    """The first pydantic error, with its location as ``param`` (``messages.0.role``)."""
+    first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid request"}
+    loc = [str(part) for part in first.get("loc", ()) if part not in ("body", "query", "path")]
+    # Union members add their type name to the location (`stop.str`): drop it.
+    loc = [part for part in loc if part not in ("str", "int", "list[str]", "list[int]", "list[list[int]]")]
+    param = ".".join(loc) or None
+    message = f"{param}: {first['msg']}" if param else str(first["msg"])
+    if first.get("type") == "json_invalid":
+        message, param = f"The request body is not valid JSON: {first['msg']}", None
+    return APIError(message, param=param, code=str(first.get("type")))
+
+
+ErrorRecorder = Callable[[APIError], None]
+
+
+def install_error_handlers(app: FastAPI, record: ErrorRecorder = lambda error: None) -> None:
+    """Every failure becomes an OpenAI-shaped response; ``record`` sees each one (metrics)."""
+
+    def respond(error: APIError, headers: dict[str, str] | None = None) -> JSONResponse:
+        record(error)
+        return error.response(headers)
+
+    async def api_error(_: Request, exc: Exception) -> JSONResponse:
+        return respond(to_api_error(exc))
+
+    async def validation_error(_: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, RequestValidationError)
+        return respond(from_validation_error(exc))
+
+    async def http_error(_: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, StarletteHTTPException)
+        return respond(APIError(str(exc.detail), status=HTTPStatus(exc.status_code)), exc.headers)
+
+    async def unexpected_error(_: Request, exc: Exception) -> JSONResponse:
+        logger.exception("unhandled error", exc_info=exc)
+        return respond(APIError("Internal server error.", status=HTTPStatus.INTERNAL_SERVER_ERROR))
+
+    app.add_exception_handler(APIError, api_error)
+    app.add_exception_handler(RequestValidationError, validation_error)
+    app.add_exception_handler(StarletteHTTPException, http_error)
+    app.add_exception_handler(Exception, unexpected_error)

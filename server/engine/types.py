@@ -1,0 +1,104 @@
+"""What the serving layer hands the engine and what it gets back: plain dataclasses, no vLLM.
+
+The adapter (:mod:`server.engine.vllm_engine`) turns an :class:`EngineRequest` into vLLM's
+``SamplingParams`` and vLLM's ``RequestOutput`` into :class:`EngineOutput`, so the serving
+code, and the fake engine of the tests, never import vLLM.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+
+@dataclass(frozen=True)
+class Sampling:
+    """How to decode one prompt; plain values, checked by the serving layer before they get here."""
+
+    max_tokens: int
+    n: int = 1
+    temperature: float = 1.0
+    top_p: float = 1.0
+    top_k: int = 0  # 0: all
+    min_p: float = 0.0
+    seed: int | None = None
+    presence_penalty: float = 0.0
+    frequency_penalty: float = 0.0
+    repetition_penalty: float = 1.0
+    min_tokens: int = 0
+    ignore_eos: bool = False
+    logprobs: int | None = None  # None: none; k: the sampled token and the k most likely
+    stop: tuple[str, ...] = ()  # matched by the engine (the front end matches its own, see serving.choice)
+    logit_bias: dict[int, float] | None = None
+    skip_special_tokens: bool = True
+    deltas: bool = False  # an output per step with the new tokens; else one output at the end
+    extra_args: dict[str, Any] | None = None  # for the budget's logits processor
+
+
+@dataclass(frozen=True)
+class EngineRequest:
+    request_id: str
+    prompt_ids: list[int]
+    sampling: Sampling
+
+
+@dataclass(frozen=True)
+class TokenLogprob:
+    logprob: float
+    rank: int | None = None
+    text: str | None = None  # the token decoded, when the engine did it
+
+
+Logprobs = list[dict[int, TokenLogprob]]  # per output token: the sampled token and the top candidates, by id
+
+
+@dataclass
+class ChoiceOutput:
+    """What one choice produced since its previous output (all of it, for a final-only request)."""
+
+    index: int
+    text: str
+    token_ids: list[int]
+    logprobs: Logprobs | None = None
+    finish_reason: str | None = None  # "stop", "length", "abort"
+    stop_reason: str | int | None = None  # the stop string or token that ended it
+
+
+@dataclass
+class EngineOutput:
+    choices: list[ChoiceOutput] = field(default_factory=list)
+    finished: bool = False
+
+
+class Engine(Protocol):
+    """The engine as the serving layer sees it; tests substitute a fake."""
+
+    @property
+    def model_names(self) -> list[str]: ...
+
+    @property
+    def max_model_len(self) -> int: ...
+
+    @property
+    def tokenizer(self) -> Any: ...
+
+    @property
+    def eos_token_ids(self) -> set[int]:
+        """Every token id that ends a request (the tokenizer's and the generation config's)."""
+        ...
+
+    @property
+    def is_healthy(self) -> bool: ...
+
+    def generate(self, request: EngineRequest) -> AsyncIterator[EngineOutput]:
+        """Outputs as the engine makes them; closing the iterator aborts the request.
+
+        Raises :class:`server.protocol.errors.APIError` for a request the engine refuses (400) or when
+        the engine is dead (503).
+        """
+        ...
+
+    async def log_stats(self) -> None:
+        """Log the engine's throughput, queue and KV-cache line (called periodically)."""
+        ...

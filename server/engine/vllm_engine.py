@@ -1,0 +1,153 @@
+"""The engine adapter: vLLM's ``AsyncLLM`` behind :class:`server.engine.types.Engine`.
+
+The one place where the server's types meet vLLM's: an :class:`EngineRequest` becomes
+``SamplingParams``, each ``RequestOutput`` an :class:`EngineOutput`. ``AsyncLLM`` gives
+continuous batching across requests, streamed outputs, and aborts a request when the
+caller stops iterating (client disconnect).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import aclosing, asynccontextmanager
+from typing import TYPE_CHECKING, Any
+
+from server.engine.types import ChoiceOutput, EngineOutput, EngineRequest, Logprobs, Sampling, TokenLogprob
+from server.protocol.errors import APIError, engine_unavailable
+
+if TYPE_CHECKING:
+    from vllm import CompletionOutput, RequestOutput, SamplingParams
+    from vllm.engine.arg_utils import AsyncEngineArgs
+    from vllm.v1.engine.async_llm import AsyncLLM
+
+
+class VllmEngine:
+    """Adapter over ``vllm.v1.engine.async_llm.AsyncLLM``."""
+
+    def __init__(self, llm: AsyncLLM, model_names: list[str]) -> None:
+        self._llm = llm
+        self._model_names = model_names
+        self._tokenizer = llm.get_tokenizer()
+
+    @classmethod
+    def start(cls, args: AsyncEngineArgs) -> VllmEngine:
+        from vllm.usage.usage_lib import UsageContext
+        from vllm.v1.engine.async_llm import AsyncLLM
+
+        llm = AsyncLLM.from_engine_args(args, usage_context=UsageContext.OPENAI_API_SERVER)
+        names = llm.model_config.served_model_name
+        return cls(llm, [names] if isinstance(names, str) else list(names))
+
+    @property
+    def model_names(self) -> list[str]:
+        return self._model_names
+
+    @property
+    def max_model_len(self) -> int:
+        return self._llm.model_config.max_model_len
+
+    @property
+    def tokenizer(self) -> Any:
+        return self._tokenizer
+
+    @property
+    def eos_token_ids(self) -> set[int]:
+        return eos_token_ids(self._llm.model_config, self._tokenizer)
+
+    @property
+    def is_healthy(self) -> bool:
+        return not self._llm.errored
+
+    async def generate(self, request: EngineRequest) -> AsyncIterator[EngineOutput]:
+        from vllm.exceptions import VLLMValidationError
+        from vllm.inputs import TokensPrompt
+        from vllm.v1.engine.exceptions import EngineDeadError
+
+        prompt = TokensPrompt(prompt_token_ids=request.prompt_ids)
+        stream = self._llm.generate(prompt, sampling_params(request.sampling), request.request_id)
+        try:
+            async with aclosing(stream):  # closing this generator closes vLLM's, which aborts the request
+                async for output in stream:
+                    yield engine_output(output)
+        except VLLMValidationError as exc:
+            raise APIError(str(exc), param=exc.parameter) from exc
+        except EngineDeadError as exc:
+            raise engine_unavailable() from exc
+
+    async def log_stats(self) -> None:
+        await self._llm.do_log_stats()
+
+    def shutdown(self) -> None:
+        self._llm.shutdown()
+
+
+def sampling_params(sampling: Sampling) -> SamplingParams:
+    from vllm import SamplingParams
+    from vllm.sampling_params import RequestOutputKind
+
+    return SamplingParams(
+        n=sampling.n,
+        temperature=sampling.temperature,
+        top_p=sampling.top_p,
+        top_k=sampling.top_k,
+        min_p=sampling.min_p,
+        seed=sampling.seed,
+        stop=list(sampling.stop) or None,
+        presence_penalty=sampling.presence_penalty,
+        frequency_penalty=sampling.frequency_penalty,
+        repetition_penalty=sampling.repetition_penalty,
+        min_tokens=sampling.min_tokens,
+        ignore_eos=sampling.ignore_eos,
+        max_tokens=sampling.max_tokens,
+        logprobs=sampling.logprobs,
+        logit_bias=sampling.logit_bias,
+        skip_special_tokens=sampling.skip_special_tokens,
+        output_kind=RequestOutputKind.DELTA if sampling.deltas else RequestOutputKind.FINAL_ONLY,
+        extra_args=sampling.extra_args,
+    )
+
+
+def engine_output(output: RequestOutput) -> EngineOutput:
+    return EngineOutput([_choice(choice) for choice in output.outputs], output.finished)
+
+
+def _choice(output: CompletionOutput) -> ChoiceOutput:
+    logprobs: Logprobs | None = None
+    if output.logprobs is not None:
+        logprobs = [
+            {token: TokenLogprob(lp.logprob, lp.rank, lp.decoded_token) for token, lp in position.items()}
+            for position in output.logprobs
+        ]
+    return ChoiceOutput(
+        output.index, output.text, list(output.token_ids), logprobs, output.finish_reason, output.stop_reason
+    )
+
+
+def eos_token_ids(model_config: Any, tokenizer: Any) -> set[int]:
+    """Every token id that ends a request: the generation config's EOS ids and the tokenizer's."""
+    configured = model_config.try_get_generation_config().get("eos_token_id")
+    ids = configured if isinstance(configured, list) else [configured]
+    return {i for i in [*ids, tokenizer.eos_token_id] if i is not None}
+
+
+@asynccontextmanager
+async def run_vllm_engine(args: AsyncEngineArgs) -> AsyncIterator[VllmEngine]:
+    """Start the engine (weights load, KV cache allocation), yield it, shut it down."""
+    engine = VllmEngine.start(args)
+    stats = asyncio.create_task(_log_stats_forever(engine)) if not args.disable_log_stats else None
+    try:
+        yield engine
+    finally:
+        if stats is not None:
+            stats.cancel()
+        engine.shutdown()
+
+
+async def _log_stats_forever(engine: VllmEngine) -> None:
+    """vLLM's periodic stats line (throughput, running/waiting, KV cache, preemptions), as `vllm serve` logs it."""
+    from vllm import envs
+
+    while True:
+        await asyncio.sleep(envs.VLLM_LOG_STATS_INTERVAL)
+        await engine.log_stats()

@@ -1,0 +1,67 @@
+"""Server settings (pydantic-settings): CLI flags override ``THINKSERVE_*`` environment variables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from server.thinking.spec import EFFORT_BUDGETS, BudgetDefaults
+
+SHIPPED_MODEL = Path(__file__).resolve().parents[1] / "models" / "tiny-reasoner"
+SHIPPED_MODEL_NAME = "tiny-reasoner"
+
+
+class Settings(BaseSettings):
+    """What the HTTP front end needs; engine arguments travel separately (vLLM's own)."""
+
+    model_config = SettingsConfigDict(env_prefix="THINKSERVE_", extra="ignore")
+
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=0, le=65535)
+    http_log_level: str = Field("info", description="uvicorn's and the front end's log level.")
+    max_n: int = Field(16, ge=1, description="Largest `n` (choices per request) accepted.")
+    max_stop_sequences: int = Field(8, ge=0, description="Most `stop` strings per request.")
+
+    # Operations and security.
+    api_key: SecretStr | None = Field(None, description="Accepted API keys, comma-separated (never logged).")
+    api_key_file: Path | None = Field(None, description="A file of API keys, one per line, re-read on change.")
+    auth_paths: list[str] = Field(default_factory=lambda: ["/v1"], description="Path prefixes that need a key.")
+    max_concurrent_requests: int = Field(512, ge=1, description="Completions served at once; beyond: 429.")
+    max_request_bytes: int = Field(16 * 2**20, ge=1024, description="Largest request body; beyond: 413.")
+    max_messages: int = Field(2048, ge=1, description="Most chat messages per request.")
+    shutdown_grace_period: float = Field(30.0, ge=0, description="Seconds in-flight requests get after SIGTERM.")
+    keep_alive_timeout: float = Field(
+        65.0, gt=0, description="Idle keep-alive seconds; above clients' and load balancers' (httpx 5, ALB 60)."
+    )
+
+    # Thinking budget (s1 budget forcing): server defaults, each overridable per request.
+    thinking_format: Literal["auto", "think", "s1"] = "auto"
+    min_thinking_tokens: int = Field(0, ge=0)
+    max_thinking_tokens: int | None = Field(None, ge=0)
+    min_thinking_waits: int = Field(0, ge=0)
+    thinking_wait_string: str = Field("Wait", min_length=1)
+    thinking_answer_prefix: str = "Final Answer:"
+    reasoning_effort_budgets: dict[str, int | None] = Field(default_factory=lambda: dict(EFFORT_BUDGETS))
+
+    # How chat responses show the thinking (README "Thinking and answer").
+    reasoning_field: Literal["reasoning_content", "reasoning", "both"] = Field(
+        "reasoning_content", description="Where messages and deltas carry the thinking."
+    )
+    include_answer_prefix: bool = Field(False, description="Keep a forced answer prefix in the answer by default.")
+
+    def api_keys(self) -> tuple[str, ...]:
+        raw = self.api_key.get_secret_value() if self.api_key else ""
+        return tuple(key.strip() for key in raw.split(",") if key.strip())
+
+    def budget_defaults(self) -> BudgetDefaults:
+        return BudgetDefaults(
+            min_tokens=self.min_thinking_tokens,
+            max_tokens=self.max_thinking_tokens,
+            min_waits=self.min_thinking_waits,
+            wait_string=self.thinking_wait_string,
+            answer_prefix=self.thinking_answer_prefix,
+            effort_budgets=dict(self.reasoning_effort_budgets),
+        )

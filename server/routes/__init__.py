@@ -1,1 +1,0 @@
-"""HTTP routes: thin handlers that validate, call the engine, and format."""

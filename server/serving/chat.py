@@ -1,0 +1,82 @@
+"""Chat completions: a plan's steps as OpenAI's chat completion, or as its stream of chunks.
+
+The thinking goes in the field(s) the server is set to (``--reasoning-field``), the answer in
+``content``; logprobs split the same way (``logprobs.content``: the answer's tokens;
+``logprobs.reasoning``: the thinking's).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+from server.protocol.chat import (
+    AssistantMessage,
+    ChatChoice,
+    ChatCompletion,
+    ChatCompletionChunk,
+    ChoiceLogprobs,
+    ChunkChoice,
+    Delta,
+)
+from server.protocol.common import Usage
+from server.serving.choice import Step
+from server.serving.context import ServerContext
+from server.serving.generate import Generation, collect, stream
+from server.serving.logprobs import chat_logprobs
+from server.serving.plan import Plan
+
+
+def _reasoning(context: ServerContext, text: str | None) -> dict[str, Any]:
+    field = context.settings.reasoning_field
+    names = ("reasoning", "reasoning_content") if field == "both" else (field,)
+    return dict.fromkeys(names, text)
+
+
+def _logprobs(context: ServerContext, plan: Plan, step: Step) -> ChoiceLogprobs | None:
+    if step.answer_logprobs is None:
+        return None
+    top, tokenizer = plan.top_logprobs, context.tokenizer
+    return ChoiceLogprobs(
+        content=chat_logprobs(tokenizer, step.answer_logprobs, top),
+        reasoning=chat_logprobs(tokenizer, step.reasoning_logprobs, top),
+    )
+
+
+async def complete(plan: Plan, context: ServerContext) -> ChatCompletion:
+    generation = Generation(plan, context)
+    choices = [
+        ChatChoice(
+            index=step.index,
+            message=AssistantMessage(content=step.content or None, **_reasoning(context, step.reasoning or None)),
+            logprobs=_logprobs(context, plan, step),
+            finish_reason=step.finish_reason,
+            thinking_budget=step.budget,
+        )
+        for step in await collect(generation)
+    ]
+    return ChatCompletion(id=plan.request_id, model=plan.model, choices=choices, usage=generation.usage())
+
+
+def chunks(plan: Plan, context: ServerContext) -> AsyncIterator[ChatCompletionChunk]:
+    """Role first (with the engine's first output), then thinking and answer deltas, a finish chunk, usage."""
+
+    def chunk(*choices: ChunkChoice, usage: Usage | None = None) -> ChatCompletionChunk:
+        return ChatCompletionChunk(id=plan.request_id, model=plan.model, choices=list(choices), usage=usage)
+
+    def render(step: Step) -> list[ChatCompletionChunk]:
+        out = []
+        logprobs = _logprobs(context, plan, step)
+        if step.reasoning or step.content or (logprobs and (logprobs.content or logprobs.reasoning)):
+            delta = Delta(content=step.content or None, **_reasoning(context, step.reasoning or None))
+            out.append(chunk(ChunkChoice(index=step.index, delta=delta, logprobs=logprobs)))
+        if step.finish_reason is not None:
+            finish = ChunkChoice(
+                index=step.index, delta=Delta(), finish_reason=step.finish_reason, thinking_budget=step.budget
+            )
+            out.append(chunk(finish))
+        return out
+
+    role = [chunk(*(ChunkChoice(index=i, delta=Delta(role="assistant", content="")) for i in range(plan.n)))]
+    usage_chunk = (lambda totals: chunk(usage=totals)) if plan.include_usage else None
+    return stream(Generation(plan, context), role, render, usage_chunk)

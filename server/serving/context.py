@@ -1,0 +1,89 @@
+"""The one object the routes depend on: settings, the engine and what is derived from them."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+
+from server.engine.types import Engine
+from server.ops.access_log import note
+from server.ops.metrics import ServerMetrics
+from server.ops.settings import Settings
+from server.protocol.errors import APIError, engine_unavailable
+from server.serving.limits import Limits
+from server.thinking.formats import ThinkingTokens, resolve_thinking_tokens
+from server.thinking.spec import BudgetDefaults
+
+
+@dataclass
+class ServerContext:
+    """Built once the engine runs; resolving ``thinking`` fails startup for a model without delimiters."""
+
+    settings: Settings
+    engine: Engine
+    metrics: ServerMetrics
+    thinking: ThinkingTokens = field(init=False)
+    budget_defaults: BudgetDefaults = field(init=False)
+
+    def __post_init__(self) -> None:
+        tokens = resolve_thinking_tokens(self.tokenizer, self.settings.thinking_format, self.engine.eos_token_ids)
+        self.thinking = tokens
+        self.budget_defaults = self.settings.budget_defaults()
+
+    @property
+    def tokenizer(self) -> Any:
+        return self.engine.tokenizer
+
+    @cached_property
+    def vocab_size(self) -> int:
+        return len(self.tokenizer)
+
+    @cached_property
+    def special_ids(self) -> frozenset[int]:
+        """Tokens never shown as part of an answer: EOS and the tokenizer's special tokens."""
+        return self.thinking.eos | frozenset(getattr(self.tokenizer, "all_special_ids", ()))
+
+    @cached_property
+    def limits(self) -> Limits:
+        return Limits.of(self.settings, self.engine.max_model_len)
+
+    def resolve_model(self, requested: str | None) -> str:
+        """The served name the request asked for (the first one when it names none)."""
+        names = self.engine.model_names
+        if requested is None:
+            return names[0]
+        if requested not in names:
+            raise APIError(
+                f"The model `{requested}` does not exist; this server serves {', '.join(names)}.",
+                status=404,
+                param="model",
+                code="model_not_found",
+            )
+        return requested
+
+    def first_token_sent(self, model: str, arrived: float) -> None:
+        """A streamed request sent its first token (``arrived``: ``time.monotonic()`` at arrival)."""
+        seconds = time.monotonic() - arrived
+        self.metrics.record_first_token(model, seconds)
+        note(ttft_ms=round(1000 * seconds, 1))
+
+    def require_healthy_engine(self) -> None:
+        if not self.engine.is_healthy:
+            raise engine_unavailable()
+
+
+def new_request_id(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex}"
+
+
+def get_context(request: Request) -> ServerContext:
+    context: ServerContext = request.app.state.context
+    return context
+
+
+Context = Annotated[ServerContext, Depends(get_context)]

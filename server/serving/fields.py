@@ -1,0 +1,138 @@
+"""The request-only checks: OpenAI fields this server refuses, values only the request can tell wrong.
+
+Every field of OpenAI's chat and text completions APIs is either honoured or refused here with
+a 400 naming it; a field that asks for nothing (``tools: []``, ``tool_choice: "none"``,
+``store: false``…) is accepted. Unknown fields are ignored, as OpenAI's API does, and logged
+once per name so an operator sees what clients send.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from server.protocol.chat import ChatCompletionRequest
+from server.protocol.common import SamplingFields
+from server.protocol.completions import CompletionRequest
+from server.protocol.errors import APIError
+from server.serving.limits import Limits
+
+logger = logging.getLogger(__name__)
+_logged_unknown: set[str] = set()
+MAX_LOGGED_UNKNOWN = 256  # a client sending random names cannot grow this set (or the log) without bound
+
+TOOLS = "tool calling is not supported by this server yet"
+STRUCTURED = "structured outputs are not supported by this server yet"
+
+
+def _none(value: Any) -> bool:
+    return value is None
+
+
+def _empty(value: Any) -> bool:
+    return not value
+
+
+def _one_of(*accepted: Any) -> Callable[[Any], bool]:
+    return lambda value: value is None or value in accepted
+
+
+def _text_format(value: Any) -> bool:
+    return value is None or (isinstance(value, dict) and value.get("type") == "text")
+
+
+# field -> (what is accepted, why anything else is refused)
+REFUSED: dict[str, tuple[Callable[[Any], bool], str]] = {
+    "tools": (_empty, f"{TOOLS}; send no tools"),
+    "tool_choice": (_one_of("none"), f'{TOOLS}; only "none" is accepted'),
+    "functions": (_empty, f"{TOOLS}; send no functions"),
+    "function_call": (_one_of("none"), f'{TOOLS}; only "none" is accepted'),
+    "response_format": (_text_format, f'{STRUCTURED}; only {{"type": "text"}} is accepted'),
+    "modalities": (lambda v: v is None or v == ["text"], 'this model answers in text only; only ["text"]'),
+    "audio": (_none, "this model answers in text only"),
+    "prediction": (_none, "predicted outputs are not supported"),
+    "web_search_options": (_none, "this server has no web search"),
+    "verbosity": (_none, "verbosity is not supported; bound the answer with max_completion_tokens"),
+    "moderation": (_none, "this server does no moderation"),
+    "store": (_one_of(False), "this server stores no completions; only false is accepted"),
+    "service_tier": (_one_of("auto", "default"), 'this server has one service tier: "auto" or "default"'),
+    "suffix": (_empty, "suffix (fill-in-the-middle) is not supported"),
+}
+
+
+def check_request(request: SamplingFields, limits: Limits, vocab_size: int) -> None:
+    """Everything that only needs the request (and the server's limits): the first stage of a plan."""
+    _log_unknown_fields(request)
+    for name in request.model_fields_set & REFUSED.keys():
+        accepted, why = REFUSED[name]
+        if not accepted(getattr(request, name)):
+            raise APIError(f"{name}: {why}.", param=name, code="unsupported_parameter")
+    _check_tool_history(request)
+    if request.n > limits.max_n:
+        raise APIError(f"n is {request.n}; this server allows at most {limits.max_n}.", param="n")
+    if request.n > 1 and request.temperature == 0:
+        raise APIError("n above 1 needs sampling: with temperature 0 every choice would be the same.", param="n")
+    if isinstance(request, CompletionRequest) and request.best_of not in (None, request.n):
+        raise APIError(f"best_of must equal n ({request.n}): every choice made is returned.", param="best_of")
+    if isinstance(request, ChatCompletionRequest) and request.top_logprobs and not request.logprobs:
+        raise APIError("top_logprobs requires logprobs to be true.", param="top_logprobs")
+    stops = request.stop_list()
+    if len(stops) > limits.max_stop_sequences:
+        raise APIError(
+            f"stop has {len(stops)} sequences; at most {limits.max_stop_sequences} are allowed.", param="stop"
+        )
+    if any(not stop for stop in stops):
+        raise APIError("stop sequences must not be empty strings.", param="stop")
+    if request.stream_options is not None and not request.stream:
+        raise APIError("stream_options is only allowed when stream is true.", param="stream_options")
+    if request.stream_options is not None and request.stream_options.include_obfuscation:
+        raise APIError(
+            "this server adds no obfuscation padding; only false.", param="stream_options.include_obfuscation"
+        )
+    if request.metadata and request.store:
+        raise APIError("this server stores nothing to tag with metadata.", param="metadata")
+    logit_bias(request.logit_bias, vocab_size)
+
+
+def logit_bias(bias: dict[str, float] | None, vocab_size: int) -> dict[int, float] | None:
+    """OpenAI's ``logit_bias`` (token id strings → bias in [-100, 100]) as the engine takes it."""
+    if not bias:
+        return None
+    parsed: dict[int, float] = {}
+    for key, value in bias.items():
+        if not key.lstrip("-").isdigit() or not 0 <= int(key) < vocab_size:
+            raise APIError(f"logit_bias: {key!r} is not a token id in [0, {vocab_size}).", param="logit_bias")
+        if not -100 <= value <= 100:
+            raise APIError(f"logit_bias: the bias of {key} is {value}; it must be in [-100, 100].", param="logit_bias")
+        parsed[int(key)] = value
+    return parsed
+
+
+def _check_tool_history(request: SamplingFields) -> None:
+    """Tool calls and tool results in the history could not be rendered faithfully: refused, not dropped."""
+    if not isinstance(request, ChatCompletionRequest):
+        return
+    for i, message in enumerate(request.messages):
+        for name in ("tool_calls", "tool_call_id", "function_call"):
+            if getattr(message, name):
+                raise APIError(
+                    f"messages.{i}.{name}: {TOOLS}.", param=f"messages.{i}.{name}", code="unsupported_parameter"
+                )
+        if message.role in ("tool", "function"):
+            raise APIError(f"messages.{i}.role: {TOOLS}.", param=f"messages.{i}.role", code="unsupported_parameter")
+        for j, part in enumerate(message.content if isinstance(message.content, list) else []):
+            where = f"messages.{i}.content.{j}"
+            if part.type != "text":
+                raise APIError(
+                    f"{where}: this model takes text only; `{part.type}` parts are not supported.", param=where
+                )
+            if part.text is None:
+                raise APIError(f"{where}.text: a text part needs its text.", param=f"{where}.text")
+
+
+def _log_unknown_fields(request: SamplingFields) -> None:
+    for name in request.model_extra or {}:
+        if name not in _logged_unknown and len(_logged_unknown) < MAX_LOGGED_UNKNOWN:
+            _logged_unknown.add(name)
+            logger.info("ignoring the unknown request field %r (logged once per field name)", name)

@@ -1,0 +1,121 @@
+"""Generate: a plan's engine requests run, each choice's deltas through its :class:`ChoiceTrack`.
+
+:func:`generate` yields ``(choice index, step)`` as the engine produces them. A choice that
+finishes carries its budget report and is recorded in the metrics once; when every choice
+of a prompt has stopped on a stop string, that prompt's engine request is aborted.
+Closing the generator (a client that left) aborts every engine request still running.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import aclosing
+from typing import TypeVar
+
+from server.engine.types import EngineOutput
+from server.ops.access_log import note_usage
+from server.protocol.common import BudgetReport, Usage, usage
+from server.serving.choice import ChoiceTrack, Step
+from server.serving.context import ServerContext
+from server.serving.merge import Merged
+from server.serving.plan import Plan
+from server.thinking.tracker import TokenTracker
+
+T = TypeVar("T")
+
+
+class Generation:
+    """One plan's run: the steps of all its choices, then the usage (once the steps are exhausted)."""
+
+    def __init__(self, plan: Plan, context: ServerContext) -> None:
+        self.plan, self.context = plan, context
+        thinking = context.thinking
+        self.tracks = [
+            ChoiceTrack.create(
+                TokenTracker.of(plan.generations[prompt], thinking.end, thinking.start, context.special_ids),
+                thinking.format.delimiters,
+                plan.choice,
+                context.tokenizer,
+            )
+            for prompt in range(len(plan.prompts))
+            for _ in range(plan.n)
+        ]
+
+    async def steps(self) -> AsyncIterator[Step]:
+        streams = [self.context.engine.generate(request) for request in self.plan.engine_requests]
+        merged = Merged(streams)
+        async with aclosing(merged.items()) as outputs:
+            async for prompt, output in outputs:
+                for step in self._feed(prompt, output):
+                    yield step
+                if not output.finished and self._all_done(prompt):
+                    merged.stop(prompt)  # every choice stopped on a stop string: abort the rest
+
+    def _feed(self, prompt: int, output: EngineOutput) -> list[Step]:
+        steps = []
+        for choice in output.choices:
+            index = prompt * self.plan.n + choice.index
+            step = self.tracks[index].feed(choice)
+            if step is None:
+                continue
+            step.index = index
+            if step.finish_reason is not None:
+                step.budget = self._finish(index)
+            steps.append(step)
+        return steps
+
+    def _finish(self, index: int) -> BudgetReport | None:
+        track, budget = self.tracks[index], self.plan.generations[self.plan.prompt_of(index)].budget
+        report = BudgetReport(**track.tracker.state.as_dict()) if budget is not None else None
+        self.context.metrics.record_choice(self.plan.model, track.reasoning_tokens, budget, report)
+        return report
+
+    def _all_done(self, prompt: int) -> bool:
+        n = self.plan.n
+        return all(track.done for track in self.tracks[prompt * n : (prompt + 1) * n])
+
+    def usage(self) -> Usage:
+        completion = sum(track.token_count for track in self.tracks)
+        reasoning = sum(track.reasoning_tokens for track in self.tracks)
+        totals = usage(sum(len(p) for p in self.plan.prompts), completion, reasoning)
+        note_usage(self.plan.model, totals)
+        return totals
+
+
+async def collect(generation: Generation) -> list[Step]:
+    """A non-streamed request: each choice's steps joined, in choice order."""
+    whole: dict[int, Step] = {}
+    async with aclosing(generation.steps()) as steps:
+        async for step in steps:
+            if step.index in whole:
+                whole[step.index].extend(step)
+            else:
+                whole[step.index] = step
+    return [whole[index] for index in sorted(whole)]
+
+
+async def stream(
+    generation: Generation,
+    opening: list[T],
+    render: Callable[[Step], list[T]],
+    usage_chunk: Callable[[Usage], T] | None,
+) -> AsyncIterator[T]:
+    """A streamed request's chunks: ``opening`` with the engine's first output, each step rendered, usage last.
+
+    The opening goes out with the first output, as OpenAI's and vLLM's servers send their role chunk:
+    the first chunk then means the model has started (clients time TTFT on it).
+    """
+    plan, first = generation.plan, True
+    async with aclosing(generation.steps()) as steps:
+        async for step in steps:
+            for chunk in opening:
+                yield chunk
+            opening = []
+            if first and step.has_output:
+                generation.context.first_token_sent(plan.model, plan.arrived)
+                first = False
+            for chunk in render(step):
+                yield chunk
+    totals = generation.usage()
+    if usage_chunk is not None:
+        yield usage_chunk(totals)

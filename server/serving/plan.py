@@ -1,0 +1,138 @@
+"""Plan: a request checked in order (request only → prompt → budget) and turned into engine requests.
+
+Both endpoints end in :func:`_plan`, which resolves the budget, decides once who matches
+the stop strings, and builds one :class:`EngineRequest` per prompt. Nothing is recorded
+for a request that fails a check: metrics count accepted requests only.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from dataclasses import dataclass, field
+
+from starlette.concurrency import run_in_threadpool
+
+from server.engine.types import EngineRequest, Sampling
+from server.protocol.chat import ChatCompletionRequest
+from server.protocol.common import SamplingFields
+from server.protocol.completions import CompletionRequest
+from server.serving.choice import ChoiceOptions
+from server.serving.context import ServerContext, new_request_id
+from server.serving.fields import check_request, logit_bias
+from server.serving.limits import check_message_count, check_min_tokens, check_prompt_length, resolve_max_tokens
+from server.serving.prompts import encode_prompts, render_chat
+from server.thinking.formats import prompt_opens_thinking
+from server.thinking.plan import GenerationPlan
+from server.thinking.spec import request_budget
+
+
+@dataclass(frozen=True)
+class Plan:
+    """An accepted request: one engine request (and generation plan) per prompt, ``n`` choices each."""
+
+    request_id: str
+    model: str
+    n: int
+    prompts: list[list[int]]
+    generations: list[GenerationPlan]
+    engine_requests: list[EngineRequest]
+    choice: ChoiceOptions
+    top_logprobs: int
+    stream: bool
+    include_usage: bool
+    arrived: float = field(default_factory=time.monotonic)
+
+    def prompt_of(self, index: int) -> int:
+        """The prompt a choice belongs to (choices are numbered ``prompt * n + choice``)."""
+        return index // self.n
+
+
+async def plan_chat(request: ChatCompletionRequest, context: ServerContext) -> Plan:
+    model = context.resolve_model(request.model)
+    check_request(request, context.limits, context.vocab_size)
+    check_message_count(len(request.messages), context.limits)
+    prompt = await run_in_threadpool(render_chat, context.tokenizer, request.messages)
+    check_prompt_length(len(prompt), context.limits, "messages")
+    param = "max_completion_tokens" if request.max_completion_tokens is not None else "max_tokens"
+    cap = resolve_max_tokens(request.token_limit(), len(prompt), context.limits, param)
+    logprobs = (request.top_logprobs or 0) if request.logprobs else None
+    return _plan(request, context, new_request_id("chatcmpl"), model, [prompt], [cap], param, logprobs)
+
+
+async def plan_completion(request: CompletionRequest, context: ServerContext) -> Plan:
+    model = context.resolve_model(request.model)
+    check_request(request, context.limits, context.vocab_size)
+    prompts = await run_in_threadpool(encode_prompts, context.tokenizer, request.prompt)
+    for prompt in prompts:
+        check_prompt_length(len(prompt), context.limits, "prompt")
+    caps = [resolve_max_tokens(request.max_tokens, len(p), context.limits, "max_tokens") for p in prompts]
+    return _plan(request, context, new_request_id("cmpl"), model, prompts, caps, "max_tokens", request.logprobs)
+
+
+def _plan(
+    request: SamplingFields,
+    context: ServerContext,
+    request_id: str,
+    model: str,
+    prompts: list[list[int]],
+    caps: list[int],
+    cap_param: str,
+    logprobs: int | None,
+) -> Plan:
+    """The budget (one for all prompts: its minimum must fit under the smallest cap), then the engine requests."""
+    check_min_tokens(request.min_tokens, min(caps))
+    thinking = context.thinking
+    spec, budget = request_budget(
+        request.budget_fields(), context.budget_defaults, thinking, context.tokenizer, (min(caps), cap_param)
+    )
+    seed = request.seed if request.seed is not None else secrets.randbits(63)
+    generations = [
+        GenerationPlan(budget, prompt_opens_thinking(p, thinking.start), seed, spec.answer_prefix) for p in prompts
+    ]
+    stops = tuple(request.stop_list())
+    # The front end matches stop strings whenever the engine could not tell thinking, forced text and answer apart.
+    front_end_stops = bool(stops) and (budget is not None or not request.stop_in_thinking)
+    keep_prefix = request.include_answer_prefix
+    keep_prefix = context.settings.include_answer_prefix if keep_prefix is None else keep_prefix
+    choice = ChoiceOptions(
+        stops=stops if front_end_stops else (),
+        stop_in_thinking=request.stop_in_thinking,
+        drop_answer_prefix="" if keep_prefix else spec.answer_prefix,
+        skip_special_tokens=thinking.skip_special_tokens,
+    )
+    bias = logit_bias(request.logit_bias, context.vocab_size)
+    engine_requests = [
+        EngineRequest(
+            request_id if len(prompts) == 1 else f"{request_id}-{i}",
+            prompt,
+            Sampling(
+                max_tokens=cap,
+                n=request.n,
+                temperature=1.0 if request.temperature is None else request.temperature,
+                top_p=1.0 if request.top_p is None else request.top_p,
+                top_k=request.top_k or 0,
+                min_p=request.min_p or 0.0,
+                seed=request.seed,
+                presence_penalty=request.presence_penalty,
+                frequency_penalty=request.frequency_penalty,
+                repetition_penalty=1.0 if request.repetition_penalty is None else request.repetition_penalty,
+                min_tokens=request.min_tokens,
+                ignore_eos=request.ignore_eos,
+                logprobs=logprobs,
+                stop=() if front_end_stops else stops,
+                logit_bias=bias,
+                skip_special_tokens=thinking.skip_special_tokens,
+                deltas=request.stream or front_end_stops,
+                extra_args=generation.to_extra_args(),
+            ),
+        )
+        for i, (prompt, cap, generation) in enumerate(zip(prompts, caps, generations, strict=True))
+    ]
+    if budget is not None:  # every check passed: the request is accepted
+        context.metrics.record_budget_request(model)
+    options = request.stream_options
+    return Plan(
+        request_id, model, request.n, prompts, generations, engine_requests, choice,
+        top_logprobs=logprobs or 0, stream=request.stream, include_usage=bool(options and options.include_usage),
+    )  # fmt: skip

@@ -1,0 +1,174 @@
+"""s1 budget forcing as pure rules over token ids: no torch, no vLLM.
+
+A request's thinking budget is a :class:`Budget` (fixed when the request arrives)
+and a :class:`BudgetState` (updated with every token the request produces). Before
+each decode step, :func:`decide` says what the logits processor must do with the
+request's next token; after the step, :func:`observe` records the token that was
+produced. The processor only applies the decision to the logits tensor.
+
+The rules are s1's (Muennighoff et al., 2025), exactly as its reference procedure
+of several ``generate()`` calls would produce them under greedy decoding:
+
+- *minimum*: while fewer than ``min_waits`` attempts to end were ignored, or the
+  thinking is shorter than ``min_tokens``, an attempt to end the thinking (the
+  end-of-thinking token, or EOS) is replaced by the wait string;
+- *maximum*: once the thinking holds ``max_tokens`` tokens, the end-of-thinking
+  token and the answer prefix are forced, then the answer is decoded freely;
+- EOS inside a budgeted thinking is an attempt to end it: when no minimum holds,
+  it becomes the end-of-thinking token, so the request still answers.
+
+Thinking tokens are all tokens between the start and the end of thinking,
+forced wait tokens included. Forced sequences are never interrupted by the model.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+
+
+class Phase(Enum):
+    BEFORE = "before"  # the prompt did not open the thinking and the model has not yet
+    THINKING = "thinking"
+    ANSWER = "answer"
+
+
+class Kind(Enum):
+    FREE = "free"  # leave the logits alone
+    FORCE = "force"  # the next token is ``token``
+    GUARD = "guard"  # if the model would end the thinking (end or EOS), ``token`` (wait) instead
+    REDIRECT = "redirect"  # if the model would emit EOS, ``token`` (end of thinking) instead
+
+
+@dataclass(frozen=True)
+class Decision:
+    kind: Kind
+    replacement: tuple[int, ...] = ()  # FORCE: (token,); GUARD/REDIRECT: the sequence put in place
+
+    @property
+    def token(self) -> int:
+        return self.replacement[0]
+
+
+FREE = Decision(Kind.FREE)
+
+
+@dataclass(frozen=True)
+class Budget:
+    """One request's budget and the token ids it forces (all in the model's tokenizer)."""
+
+    end: int
+    eos: frozenset[int]
+    wait: tuple[int, ...]
+    closing: tuple[int, ...]  # end of thinking + answer prefix, forced at the maximum
+    start: tuple[int, ...] = ()  # start of thinking, awaited when the prompt did not open it
+    min_tokens: int = 0
+    max_tokens: int | None = None
+    min_waits: int = 0
+
+    def __post_init__(self) -> None:
+        if not self.wait:
+            raise ValueError("the wait string must encode to at least one token")
+        if not self.closing or self.closing[0] != self.end:
+            raise ValueError("the closing sequence must start with the end-of-thinking token")
+
+
+@dataclass
+class BudgetState:
+    phase: Phase
+    thinking_tokens: int = 0
+    waits: int = 0
+    forced_end: bool = False
+    queue: list[int] = field(default_factory=list)  # tokens still to force
+    observed: int = 0  # output tokens seen so far
+    recent: list[int] = field(default_factory=list)  # tail of the output, to spot a generated start
+
+    def as_dict(self) -> dict[str, int | bool]:
+        return {"thinking_tokens": self.thinking_tokens, "waits": self.waits, "forced_end": self.forced_end}
+
+
+def initial_state(budget: Budget, prompt_opens_thinking: bool) -> BudgetState:
+    return BudgetState(Phase.THINKING if prompt_opens_thinking or not budget.start else Phase.BEFORE)
+
+
+def _needs_more_thinking(budget: Budget, state: BudgetState) -> bool:
+    return state.waits < budget.min_waits or state.thinking_tokens < budget.min_tokens
+
+
+def _room_for_a_wait(budget: Budget, state: BudgetState) -> bool:
+    return budget.max_tokens is None or state.thinking_tokens + len(budget.wait) <= budget.max_tokens
+
+
+def decide(budget: Budget, state: BudgetState) -> Decision:
+    """What to do with the next token, given everything observed so far (pure)."""
+    if state.queue:
+        return Decision(Kind.FORCE, tuple(state.queue))
+    if state.phase is not Phase.THINKING:
+        return FREE
+    if budget.max_tokens is not None and state.thinking_tokens >= budget.max_tokens:
+        return Decision(Kind.FORCE, budget.closing)
+    if _needs_more_thinking(budget, state):
+        # The maximum wins: with no room left for a whole wait string, an attempt to end closes.
+        return Decision(Kind.GUARD, budget.wait if _room_for_a_wait(budget, state) else budget.closing)
+    return Decision(Kind.REDIRECT, (budget.end,)) if budget.eos else FREE
+
+
+def observe(budget: Budget, state: BudgetState, token: int, decision: Decision) -> bool:
+    """Record the token produced under ``decision`` (what :func:`decide` said for it).
+
+    Returns whether the budget put the token in place (a wait string's or the
+    closing's token), which stop strings must not cut.
+
+    A replacement counts as inserted whenever its first token came out, so the
+    state is a function of the output tokens alone: the front end replays it to
+    report what the budget did, and a preempted request rebuilds it exactly.
+    (s1 would not count a ``Wait`` the model writes itself while the minimum holds;
+    here it counts as one of the waits.)
+    """
+    state.observed += 1
+    inserted = decision.kind in (Kind.FORCE, Kind.GUARD) and token == decision.token
+    if inserted:
+        state.queue = list(decision.replacement[1:])
+        if decision.replacement == budget.closing:
+            state.forced_end = True
+        elif decision.replacement == budget.wait:
+            state.waits += 1
+    if state.phase is Phase.BEFORE:
+        state.recent = [*state.recent, token][-len(budget.start) :]
+        if tuple(state.recent) == budget.start:
+            state.phase = Phase.THINKING
+    elif state.phase is Phase.THINKING:
+        if token == budget.end:  # a forced closing's answer prefix, if any, is still queued
+            state.phase = Phase.ANSWER
+        else:
+            state.thinking_tokens += 1
+    return inserted
+
+
+_MASK64 = (1 << 64) - 1
+
+
+def uniform(seed: int, position: int) -> float:
+    """A uniform draw in [0, 1) from (seed, position) alone: splitmix64, a counter-based generator.
+
+    The same request draws the same numbers after a preemption, and every
+    tensor-parallel rank draws the same, so all ranks force the same tokens.
+    """
+    z = (seed * 0x9E3779B97F4A7C15 + (position + 1) * 0xBF58476D1CE4E5B9) & _MASK64
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _MASK64
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _MASK64
+    return ((z ^ (z >> 31)) >> 11) / float(1 << 53)
+
+
+def replay(budget: Budget, state: BudgetState, tokens: list[int]) -> Decision:
+    """Catch ``state`` up with ``tokens`` (the whole output so far); the decision for the next token."""
+    for token in tokens[state.observed :]:
+        observe(budget, state, token, decide(budget, state))
+    return decide(budget, state)
+
+
+def summarize(budget: Budget, prompt_opens_thinking: bool, tokens: list[int]) -> BudgetState:
+    """What the budget did to a finished output (the same replay the processor ran)."""
+    state = initial_state(budget, prompt_opens_thinking)
+    replay(budget, state, tokens)
+    return state

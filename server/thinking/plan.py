@@ -1,0 +1,52 @@
+"""One generation's thinking plan: what the logits processor, the front end's tracker and the report share.
+
+A :class:`GenerationPlan` is fixed when a request is accepted: its budget in token ids (or
+none), whether the prompt already opened the thinking, the seed that keys the budget's
+draws when sampling, and the answer prefix as text (what the front end strips from the
+answer). It travels to the engine in ``SamplingParams.extra_args[KEY]`` as plain JSON
+types and is read back there by :meth:`GenerationPlan.from_extra_args`.
+
+Pure: no torch, no vLLM.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from server.thinking.budget import Budget
+
+KEY = "thinking_budget"  # SamplingParams.extra_args[KEY]
+
+
+@dataclass(frozen=True)
+class GenerationPlan:
+    budget: Budget | None
+    opens_thinking: bool
+    seed: int = 0
+    answer_prefix: str = ""
+
+    def to_extra_args(self) -> dict[str, Any] | None:
+        """``SamplingParams.extra_args`` for the logits processor; None without a budget (it then costs nothing)."""
+        b = self.budget
+        if b is None:
+            return None
+        return {KEY: {
+            "end": b.end, "eos": sorted(b.eos), "wait": list(b.wait), "closing": list(b.closing),
+            "start": list(b.start), "min_tokens": b.min_tokens, "max_tokens": b.max_tokens,
+            "min_waits": b.min_waits, "opens": self.opens_thinking, "seed": self.seed,
+        }}  # fmt: skip
+
+    @classmethod
+    def from_extra_args(cls, extra_args: dict[str, Any] | None) -> GenerationPlan | None:
+        """The plan a request carries, None when it has no budget; raises KeyError/TypeError/ValueError if malformed."""
+        args = (extra_args or {}).get(KEY)
+        if args is None:
+            return None
+        budget = Budget(
+            end=int(args["end"]), eos=frozenset(int(t) for t in args["eos"]), wait=tuple(args["wait"]),
+            closing=tuple(args["closing"]), start=tuple(args["start"]), min_tokens=int(args["min_tokens"]),
+            max_tokens=None if args["max_tokens"] is None else int(args["max_tokens"]),
+            min_waits=int(args["min_waits"]),
+        )  # fmt: skip
+        return cls(budget, bool(args["opens"]), int(args["seed"]))
