@@ -6,11 +6,11 @@ import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
+from server.serving.stop_guard import StopGuard, guard_stops
 from transformers import AutoTokenizer
 from vllm import CompletionOutput, RequestOutput
 
 from server.ops.settings import SHIPPED_MODEL
-from server.serving.stop_guard import StopGuard, guard_stops
 from server.thinking.budget import Budget
 from server.thinking.formats import resolve_thinking_tokens
 from server.thinking.spec import BudgetSpec, to_budget
