@@ -69,7 +69,7 @@ class Step:
         self.budget = later.budget or self.budget
 
 
-_PROTECTED = frozenset({Role.THINKING, Role.END, Role.SCAFFOLD})
+_PROTECTED = frozenset({Role.THINKING, Role.END, Role.SCAFFOLD, Role.SEPARATOR})  # not the answer
 
 
 @dataclass

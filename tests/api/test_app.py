@@ -287,3 +287,12 @@ def test_vllm_extension_fields_reach_the_engine(client: TestClient, engine: Fake
     assert (params.min_tokens, params.ignore_eos) == (3, True)
     too_many = client.post(CHAT, json={"messages": USER, "max_tokens": 2, "min_tokens": 3})
     assert too_many.status_code == 400 and too_many.json()["error"]["param"] == "min_tokens"
+
+
+def test_a_stop_string_in_the_thinking_or_its_separator_leaves_the_answer_whole(
+    client: TestClient, engine: FakeEngine
+) -> None:
+    body = client.post(CHAT, json={"messages": USER, "stop": ["\n"]}).json()
+    assert body["choices"][0]["message"]["content"] == "46"  # the thinking's lines and the blank line after it
+    client.post(CHAT, json={"messages": USER, "stop": ["\n"], "stop_in_thinking": True})
+    assert engine.requests[-1][1].stop == ("\n",)  # no budget: vLLM matches them, everywhere, as it does

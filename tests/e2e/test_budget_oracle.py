@@ -52,9 +52,8 @@ def assert_same_as_reference(ours: dict[str, list[dict]], reference: dict) -> No
             assert mine["report"]["waits"] == theirs["waits"], f"{name}, prompt {i}"
 
 
-def test_outputs_equal_the_s1_reference(reference: dict) -> None:
-    with running_server() as base_url:
-        ours = asyncio.run(served(base_url, reference["prompts"]))
+def test_outputs_equal_the_s1_reference(reference: dict, base_url: str) -> None:
+    ours = asyncio.run(served(base_url, reference["prompts"]))
     assert_same_as_reference(ours, reference)
     assert all(r["report"]["forced_end"] for r in ours["max-0"])
     assert all(r["report"]["thinking_tokens"] <= 5 for r in ours["max-5"])
@@ -88,14 +87,13 @@ async def sampled(base_url: str, prompts: list[str]) -> list[dict]:
         return list(await asyncio.gather(*(one(i, p) for i, p in enumerate(prompts))))
 
 
-def test_tensor_parallel_ranks_decide_alike(reference: dict) -> None:
+def test_tensor_parallel_ranks_decide_alike(reference: dict, base_url: str) -> None:
     """TP=2 on the two CPU cores: greedy budgets match the reference, seeded sampling matches TP=1."""
     prompts = reference["prompts"]
-    with running_server() as base_url:
-        single = asyncio.run(sampled(base_url, prompts))
+    single = asyncio.run(sampled(base_url, prompts))
     tp2 = ["--tensor-parallel-size", "2", "--distributed-executor-backend", "mp"]
-    with running_server(*tp2, env={"VLLM_CPU_OMP_THREADS_BIND": "0|1"}) as base_url:
-        ours = asyncio.run(served(base_url, prompts))
-        double = asyncio.run(sampled(base_url, prompts))
+    with running_server(*tp2, env={"VLLM_CPU_OMP_THREADS_BIND": "0|1"}) as tp2_url:
+        ours = asyncio.run(served(tp2_url, prompts))
+        double = asyncio.run(sampled(tp2_url, prompts))
     assert_same_as_reference(ours, reference)
     assert double == single

@@ -2,34 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import httpx
 import openai
 import pytest
-
-from bench.server_process import running_server
 
 pytestmark = pytest.mark.engine
 QUESTION = [{"role": "user", "content": "What is 482 + 397?"}]
 
 
-@pytest.fixture(scope="module")
-def base_url() -> Iterator[str]:
-    with running_server() as url:
-        yield url
-
-
-@pytest.fixture(scope="module")
-def sdk(base_url: str) -> openai.OpenAI:
-    return openai.OpenAI(base_url=f"{base_url}/v1", api_key="unused", max_retries=0, timeout=120)
-
-
 def test_chat_returns_reasoning_and_content(sdk: openai.OpenAI) -> None:
     completion = sdk.chat.completions.create(model="tiny-reasoner", messages=QUESTION, temperature=0)
     message = completion.choices[0].message
-    assert message.reasoning.startswith("Quick guess:")  # type: ignore[attr-defined]
-    assert message.reasoning_content == message.reasoning  # type: ignore[attr-defined]
+    assert message.reasoning_content.startswith("Quick guess:")  # type: ignore[attr-defined]
+    assert "reasoning" not in (message.model_extra or {})  # one field: clients that read both show it once
     assert message.content is not None and message.content.strip().isdigit()
     assert completion.choices[0].finish_reason == "stop"
     details = completion.usage.completion_tokens_details  # type: ignore[union-attr]
@@ -46,7 +31,7 @@ def test_chat_stream_carries_reasoning_then_content_then_usage(sdk: openai.OpenA
             usage = chunk.usage
         for choice in chunk.choices:
             delta = choice.delta
-            if getattr(delta, "reasoning", None):
+            if getattr(delta, "reasoning_content", None):
                 kinds.append("reasoning")
             if delta.content:
                 kinds.append("content")
@@ -102,12 +87,12 @@ def test_budget_fields_through_extra_body(sdk: openai.OpenAI) -> None:
         model="tiny-reasoner", messages=QUESTION, temperature=0, extra_body={"min_thinking_waits": 1}
     )
     message = waited.choices[0].message
-    assert "Wait" in message.reasoning and message.content == "879"  # type: ignore[attr-defined]
+    assert "Wait" in message.reasoning_content and message.content == "879"  # type: ignore[attr-defined]
     assert waited.choices[0].thinking_budget["waits"] == 1  # type: ignore[attr-defined]
     capped = sdk.chat.completions.create(
         model="tiny-reasoner", messages=QUESTION, temperature=0, extra_body={"max_thinking_tokens": 5}
     )
-    assert capped.choices[0].message.content.startswith("Final Answer:")  # type: ignore[union-attr]
+    assert not capped.choices[0].message.content.startswith("Final")  # the forced prefix is scaffolding
     assert capped.choices[0].thinking_budget == {"thinking_tokens": 5, "waits": 0, "forced_end": True}  # type: ignore[attr-defined]
 
 
@@ -130,10 +115,11 @@ def test_budget_streamed_equals_plain(sdk: openai.OpenAI) -> None:
     reasoning, content, report = "", "", None
     for chunk in stream:
         for choice in chunk.choices:
-            reasoning += getattr(choice.delta, "reasoning", None) or ""
+            reasoning += getattr(choice.delta, "reasoning_content", None) or ""
             content += choice.delta.content or ""
             report = getattr(choice, "thinking_budget", None) or report
-    assert (reasoning, content) == (plain.choices[0].message.reasoning, plain.choices[0].message.content)  # type: ignore[attr-defined]
+    message = plain.choices[0].message
+    assert (reasoning, content) == (message.reasoning_content, message.content)  # type: ignore[attr-defined]
     assert report == plain.choices[0].thinking_budget and report["thinking_tokens"] >= 120  # type: ignore[attr-defined]
 
 
@@ -153,22 +139,22 @@ def chat(sdk: openai.OpenAI, **fields: object) -> openai.types.chat.ChatCompleti
 
 
 def test_stop_strings_never_cut_what_the_budget_forced(sdk: openai.OpenAI) -> None:
-    capped = {"max_thinking_tokens": 5}
+    capped = {"max_thinking_tokens": 5, "include_answer_prefix": True}
     plain = chat(sdk, extra_body=capped).choices[0]
     stopped = chat(sdk, extra_body=capped, stop=["Final", "Answer:"]).choices[0]
     assert stopped.message.content == plain.message.content and plain.message.content.startswith("Final Answer:")  # type: ignore[union-attr]
-    waited = {"min_thinking_waits": 1}
+    waited = {"min_thinking_waits": 1, "stop_in_thinking": True}
     plain = chat(sdk, extra_body=waited).choices[0]
     assert chat(sdk, extra_body=waited, stop=["Wait"]).choices[0].message == plain.message
 
 
-def test_stop_strings_still_stop_the_model_s_own_text(sdk: openai.OpenAI) -> None:
-    waited = {"min_thinking_waits": 1}
-    whole = chat(sdk, extra_body=waited).choices[0].message.reasoning  # type: ignore[attr-defined]
+def test_stop_strings_in_the_thinking_stop_the_model_s_own_text_when_asked(sdk: openai.OpenAI) -> None:
+    waited = {"min_thinking_waits": 1, "stop_in_thinking": True}
+    whole = chat(sdk, extra_body=waited).choices[0].message.reasoning_content  # type: ignore[attr-defined]
     cut = whole[: whole.index("carry", whole.index("Wait"))]  # the model writes column lines after the Wait
     stopped = chat(sdk, extra_body=waited, stop=["carry"]).choices[0]
-    assert (stopped.message.reasoning, stopped.message.content, stopped.finish_reason) == (cut, None, "stop")  # type: ignore[attr-defined]
+    assert (stopped.message.reasoning_content, stopped.message.content, stopped.finish_reason) == (cut, None, "stop")  # type: ignore[attr-defined]
     assert stopped.thinking_budget["waits"] == 1  # type: ignore[attr-defined]
     stream = chat(sdk, extra_body=waited, stop=["carry"], stream=True)
-    streamed = "".join(getattr(c.choices[0].delta, "reasoning", None) or "" for c in stream if c.choices)
+    streamed = "".join(getattr(c.choices[0].delta, "reasoning_content", None) or "" for c in stream if c.choices)
     assert streamed == cut

@@ -1,0 +1,69 @@
+"""The package's shape: folders are layers, imports only go down, files stay small."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+SERVER = Path(__file__).resolve().parents[1] / "server"
+# Lowest first: a module may import its own layer and the ones before it.
+LAYERS = ["protocol", "thinking", "engine", "ops", "serving", "api"]
+TOP = len(LAYERS)  # server/cli.py, server/__init__.py, server/__main__.py
+MAX_LINES = 300
+
+
+def layer(module: str) -> int:
+    if module == "server":
+        return 0  # the package root holds __version__ and imports nothing eagerly (its exports are lazy)
+    parts = module.split(".")
+    return LAYERS.index(parts[1]) if len(parts) > 1 and parts[1] in LAYERS else TOP
+
+
+def imports(path: Path) -> set[str]:
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("server"):
+            found.add(node.module)
+        elif isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names if alias.name.startswith("server")}
+    return found
+
+
+def module_of(path: Path) -> str:
+    return ".".join(("server", *path.relative_to(SERVER).with_suffix("").parts))
+
+
+def test_imports_never_go_up_a_layer() -> None:
+    upward = [
+        f"{module_of(path)} -> {target}"
+        for path in SERVER.rglob("*.py")
+        for target in imports(path)
+        if layer(target) > layer(module_of(path))
+    ]
+    assert upward == []
+
+
+def test_the_serving_code_and_the_engine_types_import_no_vllm() -> None:
+    """Only the adapter and the logits processor know vLLM; the rest (and the tests' fake engine) use our types."""
+    allowed = {"server.engine.vllm_engine", "server.engine.processor", "server.cli"}
+    offenders = [
+        module_of(path)
+        for path in SERVER.rglob("*.py")
+        if module_of(path) not in allowed and "vllm" in {name.split(".")[0] for name in _all_imports(path)}
+    ]
+    assert offenders == []
+
+
+def _all_imports(path: Path) -> set[str]:
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module:
+            names.add(node.module)
+        elif isinstance(node, ast.Import):
+            names |= {alias.name for alias in node.names}
+    return names
+
+
+def test_no_module_is_over_300_lines() -> None:
+    long = {module_of(p): n for p in SERVER.rglob("*.py") if (n := len(p.read_text().splitlines())) > MAX_LINES}
+    assert long == {}
