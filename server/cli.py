@@ -34,7 +34,7 @@ SERVER_FLAGS = (
     "host", "port", "http_log_level", "max_n", "thinking_format", "min_thinking_tokens", "max_thinking_tokens",
     "min_thinking_waits", "thinking_wait_string", "thinking_answer_prefix", "reasoning_effort_budgets",
     "api_key", "api_key_file", "auth_paths", "max_concurrent_requests", "max_request_bytes", "max_messages",
-    "shutdown_grace_period", "keep_alive_timeout",
+    "shutdown_grace_period", "keep_alive_timeout", "reasoning_field", "include_answer_prefix",
 )  # fmt: skip
 
 
@@ -71,6 +71,19 @@ def build_parser() -> argparse.ArgumentParser:
     budget.add_argument("--thinking-answer-prefix", help="Forced after the end at the maximum (Final Answer:).")
     budget.add_argument(
         "--reasoning-effort-budgets", type=json.loads, help="JSON: reasoning_effort to max thinking tokens"
+    )
+    answer = parser.add_argument_group("thinking and answer", "How chat responses show the thinking.")
+    answer.add_argument(
+        "--reasoning-field",
+        choices=["reasoning_content", "reasoning", "both"],
+        help="Where messages and deltas carry the thinking (reasoning_content: read by litellm, LangChain, "
+        "openai-agents; both makes some clients show it twice).",
+    )
+    answer.add_argument(
+        "--include-answer-prefix",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="Keep a forced answer prefix (Final Answer:) in the answer; requests override it (default: left out).",
     )
     AsyncEngineArgs.add_cli_args(parser)
     parser.set_defaults(model=str(SHIPPED_MODEL), **(CPU_DEFAULTS if current_platform.is_cpu() else {}))

@@ -175,6 +175,9 @@ def test_models_health_version(client: TestClient, engine: FakeEngine) -> None:
     assert response.status_code == 503 and response.json()["error"]["type"] == "service_unavailable_error"
 
 
+IMAGE = {"type": "image_url", "image_url": {"url": "https://example.com/a.png"}}
+
+
 @pytest.mark.parametrize(
     ("request_body", "status", "param"),
     [
@@ -196,6 +199,11 @@ def test_models_health_version(client: TestClient, engine: FakeEngine) -> None:
         ({"messages": USER, "top_logprobs": 2}, 400, "top_logprobs"),
         ({"messages": USER, "stream_options": {"include_usage": True}}, 400, "stream_options"),
         ({"messages": [{"role": "user", "content": "9" * 2000}]}, 400, "messages"),
+        ({"messages": [{"role": "user", "content": [IMAGE]}]}, 400, "messages.0.content.0"),
+        ({"messages": [{"role": "user", "content": [{"type": "text"}]}]}, 400, "messages.0.content.0.text"),
+        ({"messages": [{"role": "tool", "content": "4", "tool_call_id": "c1"}]}, 400, "messages.0.tool_call_id"),
+        ({"messages": [{"role": "assistant", "tool_calls": [{"id": "c1"}]}]}, 400, "messages.0.tool_calls"),
+        ({"messages": USER, "thinking": {"type": "enabled"}}, 400, "thinking"),
     ],
 )
 def test_bad_chat_input_gets_an_openai_error_naming_the_parameter(
@@ -296,3 +304,24 @@ def test_a_stop_string_in_the_thinking_or_its_separator_leaves_the_answer_whole(
     assert body["choices"][0]["message"]["content"] == "46"  # the thinking's lines and the blank line after it
     client.post(CHAT, json={"messages": USER, "stop": ["\n"], "stop_in_thinking": True})
     assert engine.requests[-1][1].stop == ("\n",)  # no budget: vLLM matches them, everywhere, as it does
+
+
+def test_an_image_part_is_refused_as_text_only_and_text_parts_are_joined(client: TestClient) -> None:
+    error = client.post(CHAT, json={"messages": [{"role": "user", "content": [IMAGE]}]}).json()["error"]
+    assert "text only" in error["message"] and "image_url" in error["message"]
+    parts = [{"type": "text", "text": "What is "}, {"type": "text", "text": "12 + 34?"}]
+    assert client.post(CHAT, json={"messages": [{"role": "user", "content": parts}]}).status_code == 200
+
+
+def test_anthropic_thinking_enabled_needs_its_budget(client: TestClient) -> None:
+    error = client.post(CHAT, json={"messages": USER, "thinking": {"type": "enabled"}}).json()["error"]
+    assert "budget_tokens" in error["message"]
+
+
+def test_unknown_fields_are_ignored_and_logged_once_per_name(client: TestClient, caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level("INFO", logger="server.serving.fields"):
+        for _ in range(2):
+            assert client.post(CHAT, json={"messages": USER, "frobnicate_level": 3}).status_code == 200
+    assert [r.getMessage() for r in caplog.records].count(
+        "ignoring the unknown request field 'frobnicate_level' (logged once per field name)"
+    ) == 1
