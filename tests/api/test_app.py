@@ -318,7 +318,9 @@ def test_anthropic_thinking_enabled_needs_its_budget(client: TestClient) -> None
     assert "budget_tokens" in error["message"]
 
 
-def test_unknown_fields_are_ignored_and_logged_once_per_name(client: TestClient, caplog: pytest.LogCaptureFixture) -> None:
+def test_unknown_fields_are_ignored_and_logged_once_per_name(
+    client: TestClient, caplog: pytest.LogCaptureFixture
+) -> None:
     with caplog.at_level("INFO", logger="server.serving.fields"):
         for _ in range(2):
             assert client.post(CHAT, json={"messages": USER, "frobnicate_level": 3}).status_code == 200
