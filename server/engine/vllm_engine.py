@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import aclosing, asynccontextmanager
+from dataclasses import fields
 from typing import TYPE_CHECKING, Any
 
 from server.engine.types import ChoiceOutput, EngineOutput, EngineRequest, Logprobs, Sampling, TokenLogprob
@@ -83,29 +84,13 @@ class VllmEngine:
 
 
 def sampling_params(sampling: Sampling) -> SamplingParams:
+    """Our fields carry vLLM's names and meanings; only stop strings and the output kind are spelled otherwise."""
     from vllm import SamplingParams
     from vllm.sampling_params import RequestOutputKind
 
-    return SamplingParams(
-        n=sampling.n,
-        temperature=sampling.temperature,
-        top_p=sampling.top_p,
-        top_k=sampling.top_k,
-        min_p=sampling.min_p,
-        seed=sampling.seed,
-        stop=list(sampling.stop) or None,
-        presence_penalty=sampling.presence_penalty,
-        frequency_penalty=sampling.frequency_penalty,
-        repetition_penalty=sampling.repetition_penalty,
-        min_tokens=sampling.min_tokens,
-        ignore_eos=sampling.ignore_eos,
-        max_tokens=sampling.max_tokens,
-        logprobs=sampling.logprobs,
-        logit_bias=sampling.logit_bias,
-        skip_special_tokens=sampling.skip_special_tokens,
-        output_kind=RequestOutputKind.DELTA if sampling.deltas else RequestOutputKind.FINAL_ONLY,
-        extra_args=sampling.extra_args,
-    )
+    same = {f.name: getattr(sampling, f.name) for f in fields(sampling) if f.name not in ("stop", "deltas")}
+    kind = RequestOutputKind.DELTA if sampling.deltas else RequestOutputKind.FINAL_ONLY
+    return SamplingParams(**same, stop=list(sampling.stop) or None, output_kind=kind)
 
 
 def engine_output(output: RequestOutput) -> EngineOutput:
