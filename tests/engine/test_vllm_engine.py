@@ -27,7 +27,9 @@ def test_every_sampling_field_reaches_vllm() -> None:
 
 
 def test_outputs_come_back_as_our_types() -> None:
-    choice = CompletionOutput(1, "ab", [4, 5], None, [{4: Logprob(-0.1, 1, "a")}, {5: Logprob(-0.2, 1, "b")}], finish_reason="stop")
+    choice = CompletionOutput(
+        1, "ab", [4, 5], None, [{4: Logprob(-0.1, 1, "a")}, {5: Logprob(-0.2, 1, "b")}], finish_reason="stop"
+    )
     output = engine_output(RequestOutput("r", None, [1], None, [choice], finished=True))
     logprobs = [{4: TokenLogprob(-0.1, 1, "a")}, {5: TokenLogprob(-0.2, 1, "b")}]
     assert output == EngineOutput([ChoiceOutput(1, "ab", [4, 5], logprobs, "stop", None)], finished=True)
