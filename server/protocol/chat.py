@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer
 
-from server.protocol.common import BudgetReport, FinishReason, RequestModel, SamplingFields, Usage, now
+from server.protocol.common import ChoiceBase, RequestModel, ResponseBase, SamplingFields, Usage
 
 
 class ContentPart(RequestModel):
@@ -77,70 +77,51 @@ class ChoiceLogprobs(BaseModel):
     reasoning: list[TokenLogprob] | None = Field(None, description="Extension: the thinking's tokens.")
 
 
-class AssistantMessage(BaseModel):
-    """The thinking goes in ``reasoning_content``, ``reasoning`` or both (``--reasoning-field``).
+class _Said(BaseModel):
+    """What the assistant says: the answer and the thinking, in the field(s) ``--reasoning-field`` names.
 
     A reasoning field left unset is left out of the JSON: a client that reads both would show the thinking twice.
     """
 
-    role: Literal["assistant"] = "assistant"
+    role: Literal["assistant"] | None = None  # first in the JSON, as OpenAI sends it
     content: str | None = None
     reasoning: str | None = None
     reasoning_content: str | None = None
 
     @model_serializer(mode="wrap")
     def _omit_unused_reasoning_fields(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        return _without_empty_reasoning(handler(self))
+        data: dict[str, Any] = handler(self)
+        for name in ("reasoning", "reasoning_content"):
+            if data.get(name) is None:
+                data.pop(name, None)
+        return data
 
 
-class ChatChoice(BaseModel):
-    index: int
+class AssistantMessage(_Said):
+    role: Literal["assistant"] = "assistant"  # type: ignore[assignment]  # always there in a message
+
+
+class ChatChoice(ChoiceBase):
     message: AssistantMessage
     logprobs: ChoiceLogprobs | None = None
-    finish_reason: FinishReason = None
-    thinking_budget: BudgetReport | None = None
 
 
-class ChatCompletion(BaseModel):
-    id: str
+class ChatCompletion(ResponseBase):
     object: Literal["chat.completion"] = "chat.completion"
-    created: int = Field(default_factory=now)
-    model: str
     choices: list[ChatChoice]
     usage: Usage
 
 
-class Delta(BaseModel):
-    role: Literal["assistant"] | None = None
-    content: str | None = None
-    reasoning: str | None = None
-    reasoning_content: str | None = None
-
-    @model_serializer(mode="wrap")
-    def _omit_unused_reasoning_fields(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        return _without_empty_reasoning(handler(self))
+class Delta(_Said):
+    """A stream delta: ``role`` in the first chunk only."""
 
 
-def _without_empty_reasoning(data: dict[str, Any]) -> dict[str, Any]:
-    """A client that reads both fields would show the thinking twice: only the ones in use go out."""
-    for name in ("reasoning", "reasoning_content"):
-        if data.get(name) is None:
-            data.pop(name, None)
-    return data
-
-
-class ChunkChoice(BaseModel):
-    index: int
+class ChunkChoice(ChoiceBase):
     delta: Delta
     logprobs: ChoiceLogprobs | None = None
-    finish_reason: FinishReason = None
-    thinking_budget: BudgetReport | None = Field(None, description="On the choice's finishing chunk.")
 
 
-class ChatCompletionChunk(BaseModel):
-    id: str
+class ChatCompletionChunk(ResponseBase):
     object: Literal["chat.completion.chunk"] = "chat.completion.chunk"
-    created: int = Field(default_factory=now)
-    model: str
     choices: list[ChunkChoice]
     usage: Usage | None = None

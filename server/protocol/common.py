@@ -139,6 +139,21 @@ def usage(prompt_tokens: int, completion_tokens: int, reasoning_tokens: int) -> 
 FinishReason = Literal["stop", "length", "abort"] | None
 
 
+class ResponseBase(BaseModel):
+    """The envelope of every completion and chunk."""
+
+    id: str
+    object: str
+    created: int = Field(default_factory=lambda: now())
+    model: str
+
+
+class ChoiceBase(BaseModel):
+    index: int
+    finish_reason: FinishReason = None
+    thinking_budget: BudgetReport | None = Field(None, description="What the budget did (on the finishing chunk).")
+
+
 def now() -> int:
     return int(time.time())
 

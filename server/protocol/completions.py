@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from server.protocol.common import BudgetReport, FinishReason, SamplingFields, Usage, now
+from server.protocol.common import ChoiceBase, ResponseBase, SamplingFields, Usage
 
 
 class CompletionRequest(SamplingFields):
@@ -27,18 +27,12 @@ class CompletionLogprobs(BaseModel):
     text_offset: list[int] = []
 
 
-class CompletionChoice(BaseModel):
-    index: int
+class CompletionChoice(ChoiceBase):
     text: str
     logprobs: CompletionLogprobs | None = None
-    finish_reason: FinishReason = None
-    thinking_budget: BudgetReport | None = None
 
 
-class Completion(BaseModel):
-    id: str
+class Completion(ResponseBase):
     object: Literal["text_completion"] = "text_completion"
-    created: int = Field(default_factory=now)
-    model: str
     choices: list[CompletionChoice]
     usage: Usage | None = None
