@@ -37,7 +37,7 @@ class ChoiceOptions:
     skip_special_tokens: bool = True
 
 
-@dataclass
+@dataclass(slots=True)
 class Step:
     """What one engine delta of a choice adds (or, joined with :meth:`extend`, a whole choice)."""
 
@@ -69,6 +69,7 @@ class Step:
         self.budget = later.budget or self.budget
 
 
+_SEPARATOR = TokenRole(Role.SEPARATOR, inserted=False)
 _PROTECTED = frozenset({Role.THINKING, Role.END, Role.SCAFFOLD, Role.SEPARATOR})  # not the answer
 
 
@@ -128,7 +129,7 @@ class ChoiceTrack:
         if self.tokenizer.decode([token]).strip("\n"):
             self._answered = True
             return role
-        return TokenRole(Role.SEPARATOR, role.inserted)
+        return _SEPARATOR
 
     def _is_answer(self, role: TokenRole) -> bool:
         return role.role is Role.ANSWER or (role.role is Role.SCAFFOLD and not self.options.drop_answer_prefix)

@@ -24,10 +24,13 @@ class Role(Enum):
     SPECIAL = "special"  # EOS and the tokenizer's other special tokens, outside the thinking
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class TokenRole:
     role: Role
     inserted: bool  # the budget put this token in place (a wait string's or the closing's)
+
+
+_ROLES = {(role, inserted): TokenRole(role, inserted) for role in Role for inserted in (False, True)}  # no allocation
 
 
 @dataclass
@@ -62,7 +65,7 @@ class TokenTracker:
             role = Role.SCAFFOLD
         else:
             role = Role.SPECIAL if token in self.special else Role.ANSWER
-        return TokenRole(role, inserted)
+        return _ROLES[role, inserted]
 
     @property
     def forced_end(self) -> bool:
