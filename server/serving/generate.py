@@ -60,11 +60,12 @@ class Generation:
                 continue
             step.index = index
             if step.finish_reason is not None:
-                step.budget = self._finish(index)
+                step.budget = self.finish_choice(index)
             steps.append(step)
         return steps
 
-    def _finish(self, index: int) -> BudgetReport | None:
+    def finish_choice(self, index: int) -> BudgetReport | None:
+        """A choice ended: its budget report, and its thinking recorded in the metrics (once)."""
         track, budget = self.tracks[index], self.plan.generations[self.plan.prompt_of(index)].budget
         report = BudgetReport(**track.tracker.state.as_dict()) if budget is not None else None
         self.context.metrics.record_choice(self.plan.model, track.reasoning_tokens, budget, report)
