@@ -329,7 +329,9 @@ def test_unknown_fields_are_ignored_and_logged_once_per_name(
     ) == 1
 
 
-@pytest.mark.parametrize(("field", "keys"), [("reasoning", {"reasoning"}), ("both", {"reasoning", "reasoning_content"})])
+@pytest.mark.parametrize(
+    ("field", "keys"), [("reasoning", {"reasoning"}), ("both", {"reasoning", "reasoning_content"})]
+)
 def test_the_reasoning_field_setting_names_where_the_thinking_goes(engine: FakeEngine, field: str, keys: set) -> None:
     with TestClient(create_app(Settings(reasoning_field=field), engine.lifetime)) as client:
         message = client.post(CHAT, json={"messages": USER}).json()["choices"][0]["message"]
