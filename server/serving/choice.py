@@ -69,7 +69,7 @@ class Step:
         self.budget = later.budget or self.budget
 
 
-_SEPARATOR = TokenRole(Role.SEPARATOR, inserted=False)
+_SEPARATORS = {inserted: TokenRole(Role.SEPARATOR, inserted) for inserted in (False, True)}
 _PROTECTED = frozenset({Role.THINKING, Role.END, Role.SCAFFOLD, Role.SEPARATOR})  # not the answer
 
 
@@ -124,12 +124,12 @@ class ChoiceTrack:
 
     def _separate(self, role: TokenRole, token: int) -> TokenRole:
         """Newlines before the first answer token separate it from the thinking, as the text split says."""
-        if self._answered or role.role is not Role.ANSWER:
+        if self._answered or role.role not in (Role.ANSWER, Role.SCAFFOLD):
             return role
         if self.tokenizer.decode([token]).strip("\n"):
             self._answered = True
             return role
-        return _SEPARATOR
+        return _SEPARATORS[role.inserted]  # a forced closing's newlines stay marked as forced
 
     def _is_answer(self, role: TokenRole) -> bool:
         return role.role is Role.ANSWER or (role.role is Role.SCAFFOLD and not self.options.drop_answer_prefix)
