@@ -51,6 +51,7 @@ def create_app(settings: Settings, engine: EngineLifetime, lifecycle: Lifecycle 
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with engine() as running:
             app.state.context = ServerContext(settings, running, metrics)
+            metrics.serve_models(running.model_names)
             freeze_startup_heap()
             watch = asyncio.create_task(_watch_engine(running, lifecycle))
             names = ", ".join(running.model_names)
