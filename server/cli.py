@@ -35,6 +35,7 @@ SERVER_FLAGS = (
     "min_thinking_waits", "thinking_wait_string", "thinking_answer_prefix", "reasoning_effort_budgets",
     "api_key", "api_key_file", "auth_paths", "max_concurrent_requests", "max_request_bytes", "max_messages",
     "shutdown_grace_period", "keep_alive_timeout", "reasoning_field", "include_answer_prefix",
+    "allowed_origins", "allowed_methods", "allowed_headers", "allow_credentials",
 )  # fmt: skip
 
 
@@ -62,6 +63,11 @@ def build_parser() -> argparse.ArgumentParser:
     ops.add_argument(
         "--keep-alive-timeout", type=float, help="Idle keep-alive seconds (65: longer than clients keep them)."
     )
+    cors = parser.add_argument_group("CORS", "Cross-origin browser access, as `vllm serve` has it.")
+    cors.add_argument("--allowed-origins", type=json.loads, help="JSON list of allowed origins (default [], none).")
+    cors.add_argument("--allowed-methods", type=json.loads, help='JSON list of allowed methods (default ["*"]).')
+    cors.add_argument("--allowed-headers", type=json.loads, help='JSON list of allowed headers (default ["*"]).')
+    cors.add_argument("--allow-credentials", action=argparse.BooleanOptionalAction, help="Allow credentials (off).")
     budget = parser.add_argument_group("thinking budget", "Defaults for s1 budget forcing; requests override them.")
     budget.add_argument("--thinking-format", choices=["auto", "think", "s1"], help="Thinking delimiters (auto).")
     budget.add_argument("--min-thinking-tokens", type=int, help="Default minimum thinking tokens (0).")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
@@ -12,10 +13,12 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
+from starlette.middleware.cors import CORSMiddleware
 
 from server import __version__
 from server.api import meta, openai
 from server.api.errors import install_error_handlers
+from server.api.routing import StripTrailingSlash
 from server.api.streaming import ClientDisconnected
 from server.engine.types import Engine
 from server.ops.access_log import AccessLog
@@ -51,6 +54,8 @@ def create_app(settings: Settings, engine: EngineLifetime, lifecycle: Lifecycle 
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with engine() as running:
             app.state.context = ServerContext(settings, running, metrics)
+            app.state.started = int(time.time())  # `created` of the models this process serves
+            metrics.serve_models(running.model_names)
             freeze_startup_heap()
             watch = asyncio.create_task(_watch_engine(running, lifecycle))
             names = ", ".join(running.model_names)
@@ -73,13 +78,23 @@ def create_app(settings: Settings, engine: EngineLifetime, lifecycle: Lifecycle 
         return Response(status_code=499)  # nginx's "client closed request"; nobody reads it
 
     app.add_exception_handler(ClientDisconnected, client_disconnected)
-    # Middleware runs outermost last-added: log, measure, then body size, key, admission.
+    # Middleware runs outermost last-added: strip a trailing slash, log, measure, CORS, then body size, key,
+    # admission. CORS answers a preflight (which carries no key) before the gates, and its headers reach
+    # their refusals (401, 413, 429), so that a browser can read them.
     app.add_middleware(Admission, state=lifecycle.admission, record=metrics.record_rejection)
     keys = ApiKeys(settings.api_keys(), settings.api_key_file)
     app.add_middleware(ApiKeyGate, keys=keys, guarded=tuple(settings.auth_paths), record=metrics.record_rejection)
     app.add_middleware(BodyLimit, max_bytes=settings.max_request_bytes, record=metrics.record_rejection)
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=settings.allowed_origins,
+        allow_credentials=settings.allow_credentials,
+        allow_methods=settings.allowed_methods,
+        allow_headers=settings.allowed_headers,
+    )
     metrics.instrument(app)
     app.add_middleware(AccessLog)
+    app.add_middleware(StripTrailingSlash)
     app.include_router(openai.router)
     app.include_router(meta.router)
     _document_validation_errors_as_400(app)

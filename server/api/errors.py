@@ -11,6 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from server.api.routing import method_not_allowed_message, not_found_message
 from server.protocol.errors import APIError
 
 logger = logging.getLogger(__name__)
@@ -37,6 +38,16 @@ def from_validation_error(exc: RequestValidationError) -> APIError:
     return APIError(message, param=param, code=str(first.get("type")))
 
 
+def _routing_message(app: FastAPI, request: Request, exc: StarletteHTTPException) -> str:
+    """The router's bare "Not Found" / "Method Not Allowed", spelled out: what was asked, what exists."""
+    method, path, default = request.method, request.url.path, HTTPStatus(exc.status_code).phrase
+    if exc.status_code == 404 and exc.detail == default:
+        return not_found_message(app, method, path)
+    if exc.status_code == 405 and exc.detail == default and exc.headers and "Allow" in exc.headers:
+        return method_not_allowed_message(method, path, exc.headers["Allow"])
+    return str(exc.detail)
+
+
 ErrorRecorder = Callable[[APIError], None]
 
 
@@ -54,9 +65,9 @@ def install_error_handlers(app: FastAPI, record: ErrorRecorder = lambda error: N
         assert isinstance(exc, RequestValidationError)
         return respond(from_validation_error(exc))
 
-    async def http_error(_: Request, exc: Exception) -> JSONResponse:
+    async def http_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)
-        return respond(APIError(str(exc.detail), status=HTTPStatus(exc.status_code)), exc.headers)
+        return respond(APIError(_routing_message(app, request, exc), status=HTTPStatus(exc.status_code)), exc.headers)
 
     async def unexpected_error(_: Request, exc: Exception) -> JSONResponse:
         logger.exception("unhandled error", exc_info=exc)

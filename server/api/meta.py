@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from server import __version__
@@ -22,15 +22,19 @@ def _package_version(name: str) -> str | None:
         return None
 
 
+def _card(name: str, context: Context, request: Request) -> ModelCard:
+    """``created`` is when this process started serving: the same on every call."""
+    return ModelCard(id=name, created=request.app.state.started, max_model_len=context.engine.max_model_len)
+
+
 @router.get("/v1/models", response_model=ModelList, tags=["openai"])
-async def list_models(context: Context) -> ModelList:
-    cards = [ModelCard(id=name, max_model_len=context.engine.max_model_len) for name in context.engine.model_names]
-    return ModelList(data=cards)
+async def list_models(context: Context, request: Request) -> ModelList:
+    return ModelList(data=[_card(name, context, request) for name in context.engine.model_names])
 
 
 @router.get("/v1/models/{model}", response_model=ModelCard, tags=["openai"], responses={404: {"model": ErrorResponse}})
-async def retrieve_model(model: str, context: Context) -> ModelCard:
-    return ModelCard(id=context.resolve_model(model), max_model_len=context.engine.max_model_len)
+async def retrieve_model(model: str, context: Context, request: Request) -> ModelCard:
+    return _card(context.resolve_model(model), context, request)
 
 
 @router.get("/health", responses={503: {"model": ErrorResponse}})

@@ -14,6 +14,7 @@ multiprocess mode, as vLLM's own server does.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from fastapi import FastAPI, Request
@@ -43,6 +44,9 @@ STATUS_REASONS |= {413: "too_large", 422: "invalid_request", 429: "overloaded", 
 STATUS_REASONS |= {503: "engine_unavailable"}
 
 
+ALL_REASONS = tuple(sorted({*REASONS.values(), *STATUS_REASONS.values(), "other"}))
+
+
 def rejection_reason(error: APIError) -> str:
     return REASONS.get(error.code or "") or STATUS_REASONS.get(int(error.status), "other")
 
@@ -63,9 +67,10 @@ class ServerMetrics:
 
     @classmethod
     def create(cls) -> ServerMetrics:
+        """The metrics, with every rejection reason at 0 (a dashboard shows 0, not "No data")."""
         r = CollectorRegistry()
         model = ["model"]
-        return cls(
+        metrics = cls(
             registry=r,
             http=HTTPMetrics.create(PREFIX, r, PROBE_PATHS),
             time_to_first_token=Histogram(
@@ -90,6 +95,17 @@ class ServerMetrics:
                                    "budget, per choice with a maximum above 0.", model, buckets=SHARE_BUCKETS,
                                    registry=r),
         )  # fmt: skip
+        for reason in ALL_REASONS:
+            metrics.rejected.labels(reason)
+        return metrics
+
+    def serve_models(self, names: Iterable[str]) -> None:
+        """Every per-model series at 0 for each served name, once the engine says which those are."""
+        per_model = (self.time_to_first_token, self.budget_requests, self.thinking_tokens, self.waits,
+                     self.forced_ends, self.max_budget_choices, self.budget_share)  # fmt: skip
+        for name in names:
+            for metric in per_model:
+                metric.labels(name)
 
     def instrument(self, app: FastAPI) -> None:
         """Count HTTP traffic by route template and status, and serve ``GET /metrics``."""

@@ -33,6 +33,10 @@ class Settings(BaseSettings):
     max_request_bytes: int = Field(16 * 2**20, ge=1024, description="Largest request body; beyond: 413.")
     max_messages: int = Field(2048, ge=1, description="Most chat messages per request.")
     shutdown_grace_period: float = Field(30.0, ge=0, description="Seconds in-flight requests get after SIGTERM.")
+    allowed_origins: list[str] = Field(default_factory=list, description="CORS origins (vLLM's default: none).")
+    allowed_methods: list[str] = Field(default_factory=lambda: ["*"], description="CORS methods.")
+    allowed_headers: list[str] = Field(default_factory=lambda: ["*"], description="CORS request headers.")
+    allow_credentials: bool = Field(False, description="CORS: let browsers send cookies and credentials.")
     keep_alive_timeout: float = Field(
         65.0, gt=0, description="Idle keep-alive seconds; above clients' and load balancers' (httpx 5, ALB 60)."
     )

@@ -7,9 +7,10 @@ import os
 import subprocess
 import sys
 
+import pytest
 from fastapi.testclient import TestClient
 
-from server.ops.metrics import rejection_reason
+from server.ops.metrics import ALL_REASONS, rejection_reason
 from server.protocol.errors import APIError
 from tests.scrape import parse, value
 
@@ -97,3 +98,28 @@ def test_several_api_processes_add_up_in_multiprocess_mode(tmp_path) -> None:  #
     samples = parse(text)
     assert value(samples, "thinkserve_budget_requests_total", model="tiny-reasoner") == 2
     assert value(samples, "thinkserve_thinking_tokens_sum", model="tiny-reasoner") == 80
+
+
+def test_known_labels_are_exported_at_zero_before_their_first_event(client: TestClient) -> None:
+    """Dashboards show 0, not "No data": every rejection reason, and each served model's budget series."""
+    text = client.get("/metrics").text
+    assert 'thinkserve_rejected_requests_total{reason="overloaded"} 0.0' in text
+    assert 'thinkserve_budget_requests_total{model="tiny-reasoner"} 0.0' in text
+    samples = parse(text)
+    for reason in ALL_REASONS:
+        assert ("thinkserve_rejected_requests_total", frozenset({("reason", reason)})) in samples, reason
+    assert {"other", "unauthorized", "too_large", "draining", "not_found"} <= set(ALL_REASONS)
+    model = frozenset({("model", "tiny-reasoner")})
+    for name in ("thinkserve_budget_waits_inserted_total", "thinkserve_budget_forced_ends_total",
+                 "thinkserve_budget_max_choices_total", "thinkserve_budget_share_used_count",
+                 "thinkserve_thinking_tokens_count", "thinkserve_time_to_first_token_seconds_count"):  # fmt: skip
+        assert samples.get((name, model)) == 0, name
+
+
+@pytest.mark.parametrize("rejected", [{"n": 1000}, {"stop": [""]}, {"max_tokens": 10**6}, {"model": "gpt-9"}])
+def test_rejected_budgeted_requests_are_not_counted_as_budget_requests(client: TestClient, rejected: dict) -> None:
+    budgeted = {"messages": USER, "max_thinking_tokens": 5}
+    assert client.post(CHAT, json={**budgeted, **rejected}).status_code in (400, 404)
+    assert value(scrape(client), "thinkserve_budget_requests_total", model="tiny-reasoner") == 0
+    assert client.post(CHAT, json=budgeted).status_code == 200
+    assert value(scrape(client), "thinkserve_budget_requests_total", model="tiny-reasoner") == 1
