@@ -12,6 +12,7 @@ import json
 import logging
 import os
 import signal
+import socket
 import sys
 import threading
 from types import FrameType
@@ -121,12 +122,38 @@ class Server(uvicorn.Server):
         self.exit_code, self.should_exit = 1, True
 
 
+def bind(settings: Settings) -> socket.socket:
+    """The listening address, taken before the engine starts: the engine's processes open ports of their own
+    (ZMQ, torch.distributed), and one of them could otherwise take ours. Bound, not yet listening: until the
+    engine is up, connections are refused rather than left waiting in the backlog."""
+    family = socket.AF_INET6 if ":" in settings.host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # a restart needn't wait out TIME_WAIT
+    try:
+        sock.bind((settings.host, settings.port))
+    except OSError as exc:
+        logger.error("cannot listen on %s port %d: %s", settings.host, settings.port, exc)
+        sys.exit(3)  # uvicorn's startup failure
+    # A forked engine process would hold the socket open after the server closes it on shutdown, and the kernel
+    # would keep queueing connections nobody accepts; closed in every forked child, they are refused instead.
+    os.register_at_fork(after_in_child=sock.close)
+    return sock
+
+
+def url_of(sock: socket.socket) -> str:
+    host, port = sock.getsockname()[:2]
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
 def main(argv: list[str] | None = None) -> None:
     # Model Runner V2 (vLLM's default on GPUs) rejects V1-interface logits processors.
     os.environ.setdefault("VLLM_USE_V2_MODEL_RUNNER", "0")
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(asctime)s [%(name)s] %(message)s")
     settings, engine_args = parse(argv)
     logger.setLevel(settings.http_log_level.upper())
+    sock = bind(settings)
+    settings = settings.model_copy(update={"port": sock.getsockname()[1]})  # --port 0: the one the OS chose
+    logger.info("listening on %s (starting the engine)", url_of(sock))
 
     from server.app import Lifecycle, create_app
     from server.engine import run_vllm_engine
@@ -149,7 +176,7 @@ def main(argv: list[str] | None = None) -> None:
     # process (exit -15, or a KeyboardInterrupt traceback). A drained server exits 0, as Kubernetes expects.
     for handled in (signal.SIGTERM, signal.SIGINT):
         signal.signal(handled, lambda *_: None)
-    server.run()
+    server.run(sockets=[sock])
     sys.exit(server.exit_code or (0 if server.started else 3))  # 3: uvicorn's startup failure
 
 
