@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
@@ -17,9 +19,11 @@ from typing import Any
 import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
+LISTENING = re.compile(r"listening on (http://\S+)")  # logged once bound, before the engine starts
 
 
 def free_port() -> int:
+    """A port free now; another process may take it before the server binds it (only for other servers)."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
@@ -46,12 +50,16 @@ def server_process(
     """A server started with ``args``, once ``/health`` answers; stopped (SIGTERM, then SIGKILL) on exit.
 
     ``command``: the program, which takes ``--port`` (default ``python -m server``); its log goes to
-    ``.server_logs/<name>-<port>.log``.
+    ``.server_logs/<name>-<random>.log``. This server binds ``--port 0`` before its engine starts and logs the
+    port the OS chose: no window in which another process (its own engine's included) takes the port. Another
+    ``command`` (``vllm serve``, which also binds before its engine starts) gets a port that was free just now.
     """
-    port = free_port()
-    log = ROOT / ".server_logs" / f"{name}-{port}.log"
-    log.parent.mkdir(exist_ok=True)
-    with log.open("w") as out:
+    port = 0 if command is None else free_port()
+    logs = ROOT / ".server_logs"
+    logs.mkdir(exist_ok=True)
+    handle, path = tempfile.mkstemp(prefix=f"{name}-", suffix=".log", dir=logs)
+    log = Path(path)
+    with os.fdopen(handle, "w") as out:
         process = subprocess.Popen(
             [*(command or [sys.executable, "-m", "server"]), "--port", str(port), *args],
             cwd=ROOT,
@@ -64,23 +72,34 @@ def server_process(
             # and delivered at once, vLLM's server and ours alike (bench.vs_vllm, concurrency 1).
             process_group=0,
         )
-    server = ServerProcess(f"http://127.0.0.1:{port}", process, log)
+    server = ServerProcess(f"http://127.0.0.1:{port}" if port else "", process, log)
     try:
-        deadline = time.monotonic() + startup_timeout
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"server exited with {process.returncode}:\n{server.log_tail()}")
-            try:
-                if httpx.get(f"{server.url}/health", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"server did not start in {startup_timeout}s:\n{server.log_tail()}")
-            time.sleep(0.5)
+        _wait_until_healthy(server, startup_timeout)
         yield server
     finally:
         _stop(process)
+
+
+def _wait_until_healthy(server: ServerProcess, startup_timeout: float) -> None:
+    """Until ``/health`` answers 200; first, for ``--port 0``, until the log names the bound address."""
+    deadline = time.monotonic() + startup_timeout
+    while True:
+        if server.process.poll() is not None:
+            raise RuntimeError(f"server exited with {server.process.returncode}:\n{server.log_tail()}")
+        if not server.url and (bound := LISTENING.search(server.log.read_text())):
+            server.url = bound.group(1)
+        if server.url and _healthy(server.url):
+            return
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"server did not start in {startup_timeout}s:\n{server.log_tail()}")
+        time.sleep(0.5)
+
+
+def _healthy(url: str) -> bool:
+    try:
+        return httpx.get(f"{url}/health", timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
 
 
 @contextmanager

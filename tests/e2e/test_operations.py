@@ -11,7 +11,7 @@ import os
 import signal
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import httpx
 import psutil
@@ -57,7 +57,8 @@ async def stream_once(client: httpx.AsyncClient, body: dict) -> tuple[int, bool]
             done = done or line == "data: [DONE]"
             if line.startswith("data: {"):
                 chunk = json.loads(line.removeprefix("data: "))
-                finished = finished or any(c.get("finish_reason") for c in chunk.get("choices", []))
+                reasons = {c.get("finish_reason") for c in chunk.get("choices", [])}
+                finished = finished or bool(reasons & {"stop", "length"})  # not "abort": an engine that went away
         return 200, finished and done
 
 
@@ -131,25 +132,34 @@ def test_seeded_sampling_under_load_keeps_the_engine_alive(loaded: ServerProcess
     assert httpx.get(f"{loaded.url}/health").status_code == 200
 
 
+async def signalled_in_flight(server: ServerProcess, streams: int, kill: Callable[[int, int], None]) -> list:
+    """``streams`` streams in flight, then ``kill(pid, SIGTERM)``: each stream's status and whether it completed."""
+    async with httpx.AsyncClient(base_url=server.url, timeout=120, headers={"Authorization": "Bearer k"}) as client:
+        body = {"min_thinking_tokens": 200, "max_tokens": 300, "temperature": 0}
+        tasks = [asyncio.create_task(stream_once(client, body)) for _ in range(streams)]
+        while running(server.url) < streams:
+            await asyncio.sleep(0.05)
+        started = time.monotonic()
+        kill(server.process.pid, signal.SIGTERM)
+        results = await asyncio.wait_for(asyncio.gather(*tasks), timeout=120)
+        print(f"\n{kill.__name__} SIGTERM with {streams} streams in flight: all done "
+              f"{time.monotonic() - started:.1f} s later")  # fmt: skip
+        return results
+
+
 def test_sigterm_lets_in_flight_requests_finish_then_exits_0() -> None:
     with server_process("--api-key", "k", "--shutdown-grace-period", "20") as server:
-        headers = {"Authorization": "Bearer k"}
         assert httpx.post(f"{server.url}{CHAT}", json={"messages": QUESTION}).status_code == 401
+        assert asyncio.run(signalled_in_flight(server, 8, os.kill)) == [(200, True)] * 8
+        assert server.process.wait(timeout=60) == 0
 
-        async def in_flight() -> list[tuple[int, bool]]:
-            async with httpx.AsyncClient(base_url=server.url, timeout=120, headers=headers) as client:
-                body = {"min_thinking_tokens": 200, "max_tokens": 300, "temperature": 0}
-                tasks = [asyncio.create_task(stream_once(client, body)) for _ in range(8)]
-                while running(server.url) < 8:
-                    await asyncio.sleep(0.05)
-                started = time.monotonic()
-                os.kill(server.process.pid, signal.SIGTERM)
-                results = await asyncio.wait_for(asyncio.gather(*tasks), timeout=120)
-                print(f"\nSIGTERM with 8 streams in flight: all done {time.monotonic() - started:.1f} s later")
-                return results
 
-        results = asyncio.run(in_flight())
-        assert results == [(200, True)] * 8
+def test_sigterm_to_the_whole_process_group_lets_in_flight_requests_finish() -> None:
+    """As ``kill -TERM -PGID``, Ctrl+C or ``tini -g`` send it: the engine's processes are in a group of their own."""
+    with server_process("--api-key", "k", "--shutdown-grace-period", "20") as server:
+        engine = psutil.Process(server.process.pid).children(recursive=True)
+        assert {os.getpgid(p.pid) for p in engine if "VLLM" in p.name()} - {server.process.pid}
+        assert asyncio.run(signalled_in_flight(server, 4, os.killpg)) == [(200, True)] * 4
         assert server.process.wait(timeout=60) == 0
 
 
