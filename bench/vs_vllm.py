@@ -41,7 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.report import RESULTS, markdown_table, write_results
-from bench.server_process import ROOT, running_server
+from bench.server_process import ROOT, ServerProcess, server_process
 from server.ops.settings import SHIPPED_MODEL, SHIPPED_MODEL_NAME
 
 SERVERS = ("thinkserve", "vllm")
@@ -75,10 +75,10 @@ def vllm_cli() -> None:
     main()
 
 
-def running_vllm(*args: str, startup_timeout: float = 300.0) -> AbstractContextManager[str]:
-    """The base URL of ``vllm serve`` on the shipped model, started and stopped as ours is."""
+def running_vllm(*args: str, startup_timeout: float = 300.0) -> AbstractContextManager[ServerProcess]:
+    """``vllm serve`` on the shipped model, started and stopped as ours is."""
     command = [*VLLM, "serve", str(SHIPPED_MODEL), "--served-model-name", SHIPPED_MODEL_NAME]
-    return running_server(
+    return server_process(
         *args,
         startup_timeout=startup_timeout,
         env=ENGINE_ENV,
@@ -87,9 +87,8 @@ def running_vllm(*args: str, startup_timeout: float = 300.0) -> AbstractContextM
     )
 
 
-def engine_config(base: str, prefix: str) -> str | None:
+def engine_config(log: Path) -> str | None:
     """The engine's one-line config from a server's log, kept so a reader can check both engines match."""
-    log = LOGS / f"{prefix}-{base.rsplit(':', 1)[1]}.log"
     lines = [line for line in log.read_text().splitlines() if "Initializing a V1 LLM engine" in line]
     return lines[0].split("with config: ", 1)[-1] if lines else None
 
@@ -208,12 +207,12 @@ def sweep(opts: argparse.Namespace) -> tuple[dict[str, dict[int, list[dict[str, 
     bar = tqdm(total=len(SERVERS) * len(opts.concurrency) * opts.repeats, unit="run")
     with (
         tempfile.TemporaryDirectory() as tmp,
-        running_server(*flags, env=ENGINE_ENV) as ours,
+        server_process(*flags, env=ENGINE_ENV) as ours,
         running_vllm(*flags, *opts.vllm_args.split()) as theirs,
         bar,
     ):
-        bases = {"thinkserve": ours, "vllm": theirs}
-        configs = {"thinkserve": engine_config(ours, "server"), "vllm": engine_config(theirs, "vllm")}
+        bases = {"thinkserve": ours.url, "vllm": theirs.url}
+        configs = {"thinkserve": engine_config(ours.log), "vllm": engine_config(theirs.log)}
         for level in opts.concurrency:
             for repeat in range(opts.repeats):
                 order = SERVERS if repeat % 2 == 0 else SERVERS[::-1]  # neither side always runs first
