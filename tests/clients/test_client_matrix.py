@@ -82,8 +82,10 @@ class Server:
         return f"{self.url}/v1"
 
 
-# No separate run of --reasoning-field reasoning_content: it is the default's value (a server start saved).
-@pytest.fixture(scope="module", params=[None, "reasoning", "both"], ids=lambda m: m or "default")
+# The default, and `both`, the mode that shows why it is not the default (openai-agents shows the thinking twice).
+# `reasoning_content` is the default's value, and `reasoning` differs only in the field's name: the fast test
+# tests/api/test_thinking_and_answer.py covers both, with a server start saved each (CI time).
+@pytest.fixture(scope="module", params=[None, "both"], ids=lambda m: m or "default")
 def server(request: pytest.FixtureRequest) -> Iterator[Server]:
     mode = request.param
     with running_server(*(["--reasoning-field", mode] if mode else [])) as url:
