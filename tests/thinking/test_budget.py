@@ -45,7 +45,7 @@ def hook_decode(model: Model, budget: Budget, max_tokens: int) -> tuple[list[int
     while len(out) < max_tokens:
         decision = decide(budget, state)
         proposal = model(tuple(out))
-        token = _apply(decision, proposal, budget)
+        token = apply_decision(decision, proposal, budget)
         if decision.kind is Kind.GUARD and token == decision.token and decision.replacement == budget.wait:
             wait_positions.append(len(out))
         observe(budget, state, token, decision)
@@ -55,7 +55,7 @@ def hook_decode(model: Model, budget: Budget, max_tokens: int) -> tuple[list[int
     return out, state, wait_positions
 
 
-def _apply(decision: Decision, proposal: int, budget: Budget) -> int:
+def apply_decision(decision: Decision, proposal: int, budget: Budget) -> int:
     """What the logits processor makes of the model's proposal (greedy)."""
     if decision.kind is Kind.FORCE:
         return decision.token

@@ -5,9 +5,10 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from server.thinking.budget import Budget, Decision, Kind, Phase, decide
+from server.thinking.budget import Budget, Phase, decide
 from server.thinking.plan import GenerationPlan
 from server.thinking.tracker import Role, TokenTracker
+from tests.thinking.test_budget import apply_decision
 
 START, END, EOS, WAIT, SEP, PREFIX, OTHER_SPECIAL = 9, 1, 2, 3, 4, 5, 7
 SPECIAL = frozenset({EOS, OTHER_SPECIAL})
@@ -79,17 +80,6 @@ def test_without_a_budget_the_phases_are_followed_and_nothing_is_inserted() -> N
     assert [r.role for r in tracker(None, opens=False).feed([12, START, WAIT, END, 11])] == [A, T, T, E, A]
 
 
-def _apply(decision: Decision, proposal: int, budget: Budget) -> int:
-    """What the logits processor makes of the model's proposal."""
-    if decision.kind is Kind.FORCE:
-        return decision.token
-    if decision.kind is Kind.GUARD and proposal in {budget.end, *budget.eos}:
-        return decision.token
-    if decision.kind is Kind.REDIRECT and proposal in budget.eos:
-        return decision.token
-    return proposal
-
-
 budgets = st.builds(
     make_budget,
     min_tokens=st.integers(0, 12),
@@ -110,7 +100,7 @@ def test_thinking_roles_are_the_budget_s_thinking_tokens_plus_a_generated_start(
     track = tracker(budget, opens)
     tokens = []
     for proposal in proposed:  # the tokens a processor applying the same rules lets through
-        token = _apply(decide(track.budget, track.state), proposal, track.budget)
+        token = apply_decision(decide(track.budget, track.state), proposal, track.budget)
         tokens.append(token)
         track.feed([token])
     thinking = sum(r.role is Role.THINKING for r in tracker(budget, opens).feed(tokens))
