@@ -1,6 +1,6 @@
 """Generate: a plan's engine requests run, each choice's deltas through its :class:`ChoiceTrack`.
 
-:func:`generate` yields ``(choice index, step)`` as the engine produces them. A choice that
+``Generation.steps`` yields each choice's steps as the engine produces them. A choice that
 finishes carries its budget report and is recorded in the metrics once; when every choice
 of a prompt has stopped on a stop string, that prompt's engine request is aborted.
 Closing the generator (a client that left) aborts every engine request still running.
@@ -48,7 +48,7 @@ class Generation:
             async for prompt, output in outputs:
                 for step in self._feed(prompt, output):
                     yield step
-                if not output.finished and self._all_done(prompt):
+                if self.plan.choice.stops and not output.finished and self._all_done(prompt):
                     merged.stop(prompt)  # every choice stopped on a stop string: abort the rest
 
     def _feed(self, prompt: int, output: EngineOutput) -> list[Step]:
