@@ -15,6 +15,11 @@ Rounds run every kind once, in a rotating order; each kind's throughput is
 divided by ``unregistered``'s of the same round and the median over rounds is
 reported, with the per-step time (wall / tokens: the inter-token latency of a
 full batch). Machines are noisy: trust ratios from one run, not absolute numbers.
+
+``--kernel``: the budget kernel alone (no engine), one decode step at each batch size of
+``--batches`` over Qwen3's vocabulary (151,936), every row budgeted and on the guard
+path; against the sampling of the same batch (:mod:`bench.kernel_timing`). Median of
+``--repeats`` steps, greedy and sampled. ``python -m bench.kernel_cuda`` is the same on a GPU.
 """
 
 from __future__ import annotations
@@ -89,14 +94,55 @@ def plot(rows: list[dict[str, Any]], path: Path) -> None:
     )
 
 
+def measure_kernel(batches: list[int], repeats: int) -> list[dict[str, Any]]:
+    import torch
+
+    from bench.kernel_timing import budgeted_batch, cpu_seconds
+
+    rows = []
+    with torch.inference_mode():  # as vLLM's engine runs the sampler
+        for batch in tqdm(batches, desc="batch sizes"):
+            row: dict[str, Any] = {"batch": batch}
+            for mode, temperature in (("greedy", 0.0), ("sampled", 1.0)):
+                setup = budgeted_batch(batch, "cpu", temperature)
+                row[f"{mode}_kernel_us"] = 1e6 * cpu_seconds(setup.step, repeats)
+                row[f"{mode}_sampling_us"] = 1e6 * cpu_seconds(setup.sample, repeats)
+                row[f"{mode}_kernel_vs_sampling"] = row[f"{mode}_kernel_us"] / row[f"{mode}_sampling_us"]
+            rows.append(row)
+    return rows
+
+
+def kernel_main(args: argparse.Namespace) -> None:
+    rows = measure_kernel(args.batches, args.repeats)
+    columns = list(rows[0])
+    table = markdown_table(rows, columns)
+    print(table)
+    name = args.out_name or "forcing_cost-kernel"
+    notes = (
+        "One step of the budget kernel (state update from each row's new token, decision, logits edit) with every "
+        "row budgeted and guarding its end, vocabulary 151,936, on this machine's CPU; against the same batch's "
+        f"sampling (greedy: argmax; sampled: softmax + exponential race). Median of {args.repeats} steps each."
+    )
+    settings = {"batches": args.batches, "repeats": args.repeats, "vocab": 151_936}
+    write_results(name, {"settings": settings, "rows": rows}, table, title="Cost of the budget kernel", notes=notes)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--tokens", type=int, default=256, help="Tokens decoded per request.")
-    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--repeats", type=int, help="Rounds (default 5), or --kernel: steps (default 50).")
     parser.add_argument("--quick", action="store_true", help="A smoke run (CI): 16 requests, 32 tokens, 1 round.")
-    parser.add_argument("--out-name", help="Results name under bench/results (default forcing_cost[-quick]).")
+    parser.add_argument("--out-name", help="Results name under bench/results (default forcing_cost[-quick|-kernel]).")
+    parser.add_argument("--kernel", action="store_true", help="The kernel alone, no engine (see above).")
+    parser.add_argument("--batches", type=int, nargs="+", default=[1, 8, 32, 64, 128, 256])
     args = parser.parse_args()
+    if args.kernel:
+        args.repeats = args.repeats or 50
+        if args.quick:
+            args.batches, args.repeats = [1, 8], 3
+        return kernel_main(args)
+    args.repeats = args.repeats or 5
     if args.quick:
         args.concurrency, args.tokens, args.repeats = 16, 32, 1
     rows = measure(args.concurrency, args.tokens, args.repeats)

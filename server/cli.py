@@ -30,7 +30,6 @@ logger = logging.getLogger("server")
 # not use offset"): prompts are prefilled whole there (tests/e2e/test_operations.py keeps this honest).
 CPU_DEFAULTS = {"gpu_memory_utilization": 0.2, "enforce_eager": True, "enable_chunked_prefill": False}
 SHUTDOWN_NUDGE_S = 5.0
-BUDGET_PROCESSOR = "server.engine.processor:BudgetLogitsProcessor"
 SERVER_FLAGS = (
     "host", "port", "http_log_level", "max_n", "thinking_format", "min_thinking_tokens", "max_thinking_tokens",
     "min_thinking_waits", "thinking_wait_string", "thinking_answer_prefix", "reasoning_effort_budgets",
@@ -109,7 +108,6 @@ def parse(argv: list[str] | None = None) -> tuple[Settings, Any]:
     overrides = {name: getattr(args, name) for name in SERVER_FLAGS}
     settings = Settings(**{name: value for name, value in overrides.items() if value is not None})
     engine_args = AsyncEngineArgs.from_cli_args(args)
-    engine_args.logits_processors = [*(engine_args.logits_processors or []), BUDGET_PROCESSOR]
     return settings, engine_args
 
 
@@ -165,8 +163,6 @@ def url_of(sock: socket.socket) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    # Model Runner V2 (vLLM's default on GPUs) rejects V1-interface logits processors.
-    os.environ.setdefault("VLLM_USE_V2_MODEL_RUNNER", "0")
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(asctime)s [%(name)s] %(message)s")
     settings, engine_args = parse(argv)
     logger.setLevel(settings.http_log_level.upper())

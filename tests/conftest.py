@@ -1,13 +1,20 @@
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 
 import pytest
 from fastapi.testclient import TestClient
+from hypothesis import settings
 
 from server.api.app import create_app
 from server.ops.settings import Settings
 from tests.fakes import FakeEngine
+
+# The same examples on every run, so CI never fails by the draw; HYPOTHESIS_PROFILE=explore searches new ones.
+settings.register_profile("ci", derandomize=True, deadline=None)
+settings.register_profile("explore", deadline=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
 @pytest.fixture

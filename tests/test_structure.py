@@ -44,8 +44,11 @@ def test_imports_never_go_up_a_layer() -> None:
 
 
 def test_the_serving_code_and_the_engine_types_import_no_vllm() -> None:
-    """Only the adapter, the logits processor and the engine's process setup know vLLM; the rest uses our types."""
-    allowed = {"server.engine.vllm_engine", "server.engine.processor", "server.engine.process_group", "server.cli"}
+    """Only the adapter, the two budget processors and the engine's process setup know vLLM; the rest uses our types."""
+    allowed = {
+        "server.engine.vllm_engine", "server.engine.forcing.v1", "server.engine.forcing.v2",
+        "server.engine.process_group", "server.cli",
+    }  # fmt: skip
     offenders = [
         module_of(path)
         for path in SERVER.rglob("*.py")
@@ -67,3 +70,15 @@ def _all_imports(path: Path) -> set[str]:
 def test_no_module_is_over_300_lines() -> None:
     long = {module_of(p): n for p in SERVER.rglob("*.py") if (n := len(p.read_text().splitlines())) > MAX_LINES}
     assert long == {}
+
+
+def test_the_budget_kernel_and_its_rules_import_no_vllm() -> None:
+    """The kernel is torch only, and what the front end loads to validate a request is lighter still."""
+    kernel = {"server.engine.forcing.kernel", "server.engine.forcing.table", "server.engine.forcing.plans"}
+    heavy = {m: names for m in kernel if "vllm" in (names := {n.split(".")[0] for n in _all_imports(_path(m))})}
+    assert heavy == {}
+    assert "torch" not in {n.split(".")[0] for n in _all_imports(_path("server.engine.forcing.plans"))}
+
+
+def _path(module: str) -> Path:
+    return SERVER.joinpath(*module.split(".")[1:]).with_suffix(".py")

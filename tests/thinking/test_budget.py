@@ -7,7 +7,17 @@ from dataclasses import dataclass
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from server.thinking.budget import Budget, BudgetState, Decision, Kind, decide, initial_state, observe, replay
+from server.thinking.budget import (
+    Budget,
+    BudgetState,
+    Decision,
+    Kind,
+    Replacement,
+    decide,
+    initial_state,
+    observe,
+    replay,
+)
 
 END, EOS, WAIT, COMMA, ANSWER = 1, 2, 3, 4, 5
 VOCAB = (END, EOS, WAIT, COMMA, ANSWER, 6, 7, 8)
@@ -46,11 +56,11 @@ def hook_decode(model: Model, budget: Budget, max_tokens: int) -> tuple[list[int
         decision = decide(budget, state)
         proposal = model(tuple(out))
         token = apply_decision(decision, proposal, budget)
-        if decision.kind is Kind.GUARD and token == decision.token and decision.replacement == budget.wait:
+        if decision.kind is Kind.GUARD and token == decision.token and decision.replacement is Replacement.WAIT:
             wait_positions.append(len(out))
         observe(budget, state, token, decision)
         out.append(token)
-        if token in budget.eos and not state.queue:
+        if token in budget.eos and state.forcing is None:
             break
     return out, state, wait_positions
 

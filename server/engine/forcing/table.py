@@ -1,0 +1,184 @@
+"""The budget kernel's memory: one int64 row per request slot, and the layout of that row.
+
+A row holds, left to right:
+
+- the **state** (:class:`~server.thinking.budget.BudgetState` column for column; a slot without
+  a budget is in phase ``INACTIVE``, which no rule acts on);
+- the **decision** for the request's next token (:func:`~server.thinking.budget.decide` of the
+  state, kept so the next step reads it instead of deciding twice);
+- the **window**: the last output tokens, as long as the start delimiter (to spot a generated one);
+- the **budget**, fixed when the request is added: the lengths of the sequences it forces (indexed
+  by replacement), end id, minimum, maximum, waits, then the wait, closing, EOS and start ids, padded.
+
+Temperatures are a float32 vector beside it. Rows are written on the host and copied to the device
+in one go (:meth:`SlotTable.stage`, :meth:`SlotTable.flush`) when requests are added, never per
+decode step. Torch only, no vLLM.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+
+from server.thinking.budget import (
+    MAX_DELIMITER_TOKENS,
+    MAX_FORCED_TOKENS,
+    Budget,
+    BudgetState,
+    Kind,
+    Phase,
+    Replacement,
+    decide,
+    initial_state,
+    replay,
+)
+from server.thinking.edit import GREEDY_TEMPERATURE
+
+BEFORE, THINKING, ANSWER, INACTIVE = range(4)  # phases
+# Replacements and kinds share codes below FORCE: a FREE decision replaces NONE, a REDIRECT the END alone.
+NONE, END_ONLY, WAIT, CLOSING = range(4)  # replacements (NONE: no forced sequence under way)
+FREE, REDIRECT, FORCE, GUARD = range(4)  # decision kinds: FORCE and GUARD (>= FORCE) put tokens in place
+PHASES = {Phase.BEFORE: BEFORE, Phase.THINKING: THINKING, Phase.ANSWER: ANSWER}
+REPLACEMENTS = {None: NONE, Replacement.WAIT: WAIT, Replacement.CLOSING: CLOSING, Replacement.END: END_ONLY}
+KINDS = {Kind.FREE: FREE, Kind.REDIRECT: REDIRECT, Kind.FORCE: FORCE, Kind.GUARD: GUARD}
+
+# state, then decision
+PHASE, THINKING_TOKENS, WAITS, FORCING, AT, FORCED_END, OBSERVED = range(7)
+KIND, REPLACING, FROM, TOKEN = range(7, 11)  # the next token's decision: what, which sequence, where in it, token
+START = MAX_DELIMITER_TOKENS
+WINDOW_AT = 11
+STATE_WIDTH = WINDOW_AT + START  # what a step writes back
+# budget
+LENGTH_AT = STATE_WIDTH  # 4 columns: the length of each replacement's sequence, by its code
+MIN_TOKENS, MAX_TOKENS, MIN_WAITS, ROOM, IDLE = range(LENGTH_AT + 4, LENGTH_AT + 9)
+WAIT_AT = LENGTH_AT + 9
+CLOSING_AT = WAIT_AT + MAX_FORCED_TOKENS
+END = CLOSING_AT + MAX_FORCED_TOKENS  # the end id, then the EOS ids: the tokens a guard stands in for
+EOS_AT = END + 1
+START_AT = EOS_AT + MAX_DELIMITER_TOKENS
+WIDTH = START_AT + START
+SEQUENCE_AT = (END, END, WAIT_AT, CLOSING_AT)  # where each replacement's tokens are (NONE: the end id, unused)
+
+NO_MAXIMUM = 1 << 40
+ANY = -2  # start padding: matches any token
+NOTHING = -1  # window padding: no token yet
+
+
+def budget_row(budget: Budget | None) -> np.ndarray:
+    """The budget part of a row (zeros without a budget: the phase alone keeps such a slot inactive)."""
+    row = np.zeros(WIDTH - LENGTH_AT, dtype=np.int64)
+    if budget is None:
+        return row
+    eos, limit = sorted(budget.eos), NO_MAXIMUM if budget.max_tokens is None else budget.max_tokens
+    row[:9] = [
+        1, 1, len(budget.wait), len(budget.closing), budget.min_tokens, limit, budget.min_waits,
+        limit - len(budget.wait), REDIRECT if eos else FREE,
+    ]  # fmt: skip  # ROOM: a whole wait still fits while thinking <= ROOM; IDLE: the kind when no rule binds
+    row[EOS_AT - LENGTH_AT : START_AT - LENGTH_AT] = -1
+    for at, ids in ((WAIT_AT, budget.wait), (CLOSING_AT, budget.closing), (END, (budget.end,)), (EOS_AT, eos)):
+        row[at - LENGTH_AT : at - LENGTH_AT + len(ids)] = ids
+    row[START_AT - LENGTH_AT :] = ANY  # right-aligned, like the window it is compared with
+    if budget.start:
+        row[WIDTH - LENGTH_AT - len(budget.start) :] = budget.start
+    return row
+
+
+def state_row(budget: Budget | None, state: BudgetState | None) -> np.ndarray:
+    """The state, decision and window part of a row."""
+    row = np.full(STATE_WIDTH, NOTHING, dtype=np.int64)
+    if budget is None or state is None:
+        row[:WINDOW_AT] = [INACTIVE, 0, 0, NONE, 0, 0, 0, FREE, NONE, 0, 0]
+        return row
+    d = decide(budget, state)
+    row[:WINDOW_AT] = [
+        PHASES[state.phase], state.thinking_tokens, state.waits, REPLACEMENTS[state.forcing], state.at,
+        state.forced_end, state.observed, KINDS[d.kind], REPLACEMENTS[d.replacement], d.at,
+        budget.end if d.kind is Kind.FREE else d.token,
+    ]  # fmt: skip
+    if state.recent:
+        row[STATE_WIDTH - len(state.recent) :] = state.recent
+    return row
+
+
+def rebuilt_state(budget: Budget, opens_thinking: bool, output: list[int]) -> BudgetState:
+    """The state after ``output`` (a request resumed after preemption): the pure rules replayed."""
+    state = initial_state(budget, opens_thinking)
+    replay(budget, state, output)
+    return state
+
+
+class SlotTable:
+    """Every slot's row and temperature on ``device``; which slots hold a budget, on the host (free to read)."""
+
+    def __init__(self, slots: int, device: torch.device | str) -> None:
+        self.device = torch.device(device)
+        self.active = np.zeros(slots, dtype=bool)
+        self.watching = np.zeros(slots, dtype=bool)  # waiting for a start delimiter the model may write
+        self.sampled = np.zeros(slots, dtype=bool)  # temperature above greedy
+        self.rows = torch.zeros(slots, WIDTH, dtype=torch.int64, device=self.device)
+        self.rows[:, PHASE] = INACTIVE
+        self.temperature = torch.ones(slots, dtype=torch.float32, device=self.device)
+        self.sequence_at = torch.tensor(SEQUENCE_AT, dtype=torch.int64, device=self.device)
+        self._staged: dict[int, tuple[np.ndarray, float]] = {}
+        self._host_views: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+
+    def arrays(self, numpy: bool) -> tuple[Any, Any, Any]:
+        """(rows, temperature, sequence_at): the tensors, or NumPy views of them (CPU tensors only; made once)."""
+        if not numpy:
+            return self.rows, self.temperature, self.sequence_at
+        if self._host_views is None:
+            self._host_views = (self.rows.numpy(), self.temperature.numpy(), self.sequence_at.numpy())
+        return self._host_views
+
+    @property
+    def slots(self) -> int:
+        return len(self.active)
+
+    def stage(self, slot: int, budget: Budget | None, state: BudgetState | None, temperature: float) -> None:
+        """Set ``slot`` on the host (a new occupant); :meth:`flush` copies it to the device."""
+        if slot >= self.slots:
+            self._grow(max(slot + 1, 2 * self.slots))
+        self.active[slot] = budget is not None
+        self.watching[slot] = state is not None and state.phase is Phase.BEFORE
+        self.sampled[slot] = budget is not None and temperature >= GREEDY_TEMPERATURE
+        row = np.concatenate([state_row(budget, state), budget_row(budget)])
+        self._staged[slot] = (row, temperature)
+
+    def flush(self) -> None:
+        """One host-to-device copy per tensor for every slot staged since the last flush."""
+        if not self._staged:
+            return
+        slots = _upload(np.fromiter(self._staged, dtype=np.int64), self.device)
+        rows, temperatures = zip(*self._staged.values(), strict=True)
+        self.rows.index_copy_(0, slots, _upload(np.stack(rows), self.device))
+        self.temperature.index_copy_(0, slots, _upload(np.array(temperatures, dtype=np.float32), self.device))
+        self._staged.clear()
+
+    def move(self, source: int, target: int, swap: bool) -> None:
+        """A request changed slots (vLLM V1's batch condensing and reordering); ``swap``: both ways."""
+        self.flush()
+        pick, put = ([source, target], [target, source]) if swap else ([source], [target])
+        for tensor in (self.rows, self.temperature):
+            tensor[put] = tensor[pick]
+        for flags in (self.active, self.watching, self.sampled):
+            flags[put] = flags[pick]
+            if not swap:
+                flags[source] = False
+
+    def _grow(self, slots: int) -> None:
+        extra, self._host_views = slots - self.slots, None
+        self.active, self.watching, self.sampled = (
+            np.concatenate([flags, np.zeros(extra, dtype=bool)]) for flags in (self.active, self.watching, self.sampled)
+        )
+        fresh = self.rows.new_zeros(extra, WIDTH)
+        fresh[:, PHASE] = INACTIVE
+        self.rows = torch.cat([self.rows, fresh])
+        self.temperature = torch.cat([self.temperature, self.temperature.new_ones(extra)])
+
+
+def _upload(rows: np.ndarray, device: torch.device) -> torch.Tensor:
+    """Host to device without waiting: from pinned memory (PyTorch's caching host allocator) on CUDA."""
+    host = torch.from_numpy(rows)
+    return host.pin_memory().to(device, non_blocking=True) if device.type == "cuda" else host.to(device)
