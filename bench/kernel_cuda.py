@@ -86,7 +86,8 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=256)
     parser.add_argument("--steps", type=int, default=200)
     args = parser.parse_args()
-    assert torch.cuda.is_available(), "needs a CUDA GPU"
+    if not torch.cuda.is_available():
+        raise SystemExit("bench.kernel_cuda needs a CUDA GPU (torch.cuda.is_available() is False here)")
     rows = []
     matmuls = cuda_ms(decode_step(args.batch), 20)
     for mode, temperature in (("greedy", 0.0), ("sampled", 1.0)):
