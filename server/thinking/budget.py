@@ -186,7 +186,7 @@ def replay(budget: Budget, state: BudgetState, tokens: list[int]) -> Decision:
 
 
 def summarize(budget: Budget, prompt_opens_thinking: bool, tokens: list[int]) -> BudgetState:
-    """What the budget did to a finished output (the same replay the processor ran)."""
+    """The state after ``tokens``: what the budget did to an output, or where a resumed request stands."""
     state = initial_state(budget, prompt_opens_thinking)
     replay(budget, state, tokens)
     return state

@@ -8,7 +8,8 @@ A row holds, left to right:
   state, kept so the next step reads it instead of deciding twice);
 - the **window**: the last output tokens, as long as the start delimiter (to spot a generated one);
 - the **budget**, fixed when the request is added: the lengths of the sequences it forces (indexed
-  by replacement), end id, minimum, maximum, waits, then the wait, closing, EOS and start ids, padded.
+  by replacement), minimum, maximum, waits, room for a whole wait, the kind when no rule binds, then
+  the wait, closing, end + EOS and start ids, padded.
 
 Temperatures are a float32 vector beside it. Rows are written on the host and copied to the device
 in one go (:meth:`SlotTable.stage`, :meth:`SlotTable.flush`) when requests are added, never per
@@ -31,8 +32,6 @@ from server.thinking.budget import (
     Phase,
     Replacement,
     decide,
-    initial_state,
-    replay,
 )
 from server.thinking.edit import GREEDY_TEMPERATURE
 
@@ -100,13 +99,6 @@ def state_row(budget: Budget | None, state: BudgetState | None) -> np.ndarray:
     if state.recent:
         row[STATE_WIDTH - len(state.recent) :] = state.recent
     return row
-
-
-def rebuilt_state(budget: Budget, opens_thinking: bool, output: list[int]) -> BudgetState:
-    """The state after ``output`` (a request resumed after preemption): the pure rules replayed."""
-    state = initial_state(budget, opens_thinking)
-    replay(budget, state, output)
-    return state
 
 
 class SlotTable:

@@ -26,8 +26,8 @@ from vllm.v1.sample.logits_processor import BatchUpdate, LogitsProcessor, MoveDi
 from server.engine.forcing import kernel
 from server.engine.forcing.arrays import NumPy, backend
 from server.engine.forcing.plans import committed, plan_of, validate
-from server.engine.forcing.table import SlotTable, rebuilt_state
-from server.thinking.budget import initial_state
+from server.engine.forcing.table import SlotTable
+from server.thinking.budget import summarize
 from server.thinking.plan import GenerationPlan
 
 _NO_OUTPUT: list[int] = []  # the output list of a slot without a budget: never read
@@ -64,10 +64,8 @@ class V1BudgetProcessor(LogitsProcessor):
 
     def _set(self, index: int, plan: GenerationPlan | None, output: list[int], temperature: float) -> None:
         state = None
-        if plan is not None and plan.budget is not None:
-            done = committed(output)
-            state = rebuilt_state(plan.budget, plan.opens_thinking, done) if done else None
-            state = state or initial_state(plan.budget, plan.opens_thinking)
+        if plan is not None and plan.budget is not None:  # a resumed request: rebuilt from its output
+            state = summarize(plan.budget, plan.opens_thinking, committed(output))
         self._table.stage(index, plan.budget if plan else None, state, temperature)
         if index >= len(self._outputs):
             self._outputs += [_NO_OUTPUT] * (self._table.slots - len(self._outputs))

@@ -28,8 +28,8 @@ from vllm.v1.worker.gpu.sample.logits_processor.interface import LogitsProcessor
 from server.engine.forcing import kernel
 from server.engine.forcing.arrays import NumPy, backend
 from server.engine.forcing.plans import SPECULATIVE_DECODING, plan_of, validate
-from server.engine.forcing.table import SlotTable, rebuilt_state
-from server.thinking.budget import Budget, initial_state
+from server.engine.forcing.table import SlotTable
+from server.thinking.budget import Budget, initial_state, summarize
 
 if TYPE_CHECKING:
     from vllm import SamplingParams
@@ -62,7 +62,7 @@ class V2BudgetProcessor(LogitsProcessor):
         for slot, (budget, opens, temperature) in self._resumed.items():
             start, end = int(self._req.prompt_len.np[slot]), int(self._req.prefill_len.np[slot])
             output = self._req.all_token_ids.gpu[slot, start:end].tolist()  # once per resumed request
-            self._table.stage(slot, budget, rebuilt_state(budget, opens, output), temperature)
+            self._table.stage(slot, budget, summarize(budget, opens, output), temperature)
         self._resumed.clear()
         self._table.flush()
 

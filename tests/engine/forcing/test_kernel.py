@@ -20,8 +20,8 @@ from hypothesis import strategies as st
 
 from server.engine.forcing import kernel
 from server.engine.forcing.arrays import Backend, NumPy, Torch
-from server.engine.forcing.table import STATE_WIDTH, SlotTable, rebuilt_state, state_row
-from server.thinking.budget import Budget, BudgetState, decide, initial_state, observe
+from server.engine.forcing.table import STATE_WIDTH, SlotTable, state_row
+from server.thinking.budget import Budget, BudgetState, decide, initial_state, observe, summarize
 from server.thinking.edit import FORCED_LOGIT
 from tests.engine.forcing.scripted import VOCAB, assert_same_row, budgets, model_logits, pure_row, sample
 
@@ -45,7 +45,7 @@ def admit(table: SlotTable, slot: int, request: Request) -> None:
     """What an adapter's add does: a new request's initial state, a resumed one's rebuilt from its output."""
     state = None
     if request.budget is not None:
-        state = rebuilt_state(request.budget, request.opens, request.output)
+        state = summarize(request.budget, request.opens, request.output)
     table.stage(slot, request.budget, state, request.temperature)
 
 
