@@ -26,11 +26,13 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import tempfile
 from pathlib import Path
 from typing import Any
 
 from tqdm import tqdm
 
+from bench.families import build_model
 from bench.offline import budget_extra_args, chat_prompts, load_llm, timed_generate
 from bench.report import RESULTS, markdown_table, ratio_bars, write_results
 
@@ -49,8 +51,8 @@ def params_for(llm: Any, fields: dict[str, int] | None, tokens: int) -> Any:
     return SamplingParams(temperature=0.0, max_tokens=tokens, min_tokens=tokens, ignore_eos=True, extra_args=extra)
 
 
-def measure(concurrency: int, tokens: int, repeats: int) -> list[dict[str, Any]]:
-    engines = {"unregistered": load_llm(processor=False), "ours": load_llm(processor=True)}
+def measure(concurrency: int, tokens: int, repeats: int, model: str = "") -> list[dict[str, Any]]:
+    engines = {"unregistered": load_llm(processor=False, model=model), "ours": load_llm(processor=True, model=model)}
     prompts = chat_prompts(engines["ours"].get_tokenizer(), concurrency)
     names = list(KINDS)
     rates: dict[str, list[float]] = {name: [] for name in names}
@@ -136,6 +138,12 @@ def main() -> None:
     parser.add_argument("--out-name", help="Results name under bench/results (default forcing_cost[-quick|-kernel]).")
     parser.add_argument("--kernel", action="store_true", help="The kernel alone, no engine (see above).")
     parser.add_argument("--batches", type=int, nargs="+", default=[1, 8, 32, 64, 128, 256])
+    parser.add_argument(
+        "--family",
+        help="A random model with a real vocabulary instead of the shipped one (bench.families: qwen3 has "
+        "151,936 logits per row); its lm_head and sampling dominate a step, so this is the processor's cost at "
+        "its largest share.",
+    )
     args = parser.parse_args()
     if args.kernel:
         args.repeats = args.repeats or 50
@@ -145,7 +153,9 @@ def main() -> None:
     args.repeats = args.repeats or 5
     if args.quick:
         args.concurrency, args.tokens, args.repeats = 16, 32, 1
-    rows = measure(args.concurrency, args.tokens, args.repeats)
+    with tempfile.TemporaryDirectory() as scratch:
+        model = str(build_model(args.family, Path(scratch))) if args.family else ""
+        rows = measure(args.concurrency, args.tokens, args.repeats, model)
     plain = next(r for r in rows if r["kind"] == "plain")
     for row in rows:
         row["throughput_vs_plain"] = row["tokens_per_s"] / plain["tokens_per_s"]
@@ -153,9 +163,10 @@ def main() -> None:
     table = markdown_table(rows, columns)
     print(table)
     name = args.out_name or ("forcing_cost-quick" if args.quick else "forcing_cost")
-    settings = {"concurrency": args.concurrency, "tokens": args.tokens, "repeats": args.repeats}
+    settings = {"concurrency": args.concurrency, "tokens": args.tokens, "repeats": args.repeats, "family": args.family}
+    model = f"the random {args.family} model (bench.families)" if args.family else "the shipped model"
     notes = (
-        f"{args.concurrency} concurrent greedy requests, {args.tokens} tokens each (ignore_eos), median of "
+        f"{model}; {args.concurrency} concurrent greedy requests, {args.tokens} tokens each (ignore_eos), median of "
         f"{args.repeats} rounds; ratios are per round against `unregistered` (an engine without the processor)."
     )
     table += f"\n\n![throughput against no processor, per kind]({name}.png)"

@@ -13,18 +13,21 @@ from typing import Any
 from server.engine.forcing.runner import choose
 from server.engine.vllm_engine import eos_token_ids
 from server.ops.settings import SHIPPED_MODEL
-from server.thinking.formats import ThinkingTokens, resolve_thinking_tokens
 from server.thinking.plan import GenerationPlan
 from server.thinking.spec import BudgetSpec, to_budget
+from server.thinking.tokens import ThinkingTokens, resolve_thinking_tokens
 from tinymodel.task import held_out_problems
 
 
-def load_llm(*, processor: bool, prefix_caching: bool = True, memory: float = 0.1, dtype: str = "auto") -> Any:
-    """The shipped model on vLLM (CPU defaults); ``processor``: register the budget processor of vLLM's runner."""
+def load_llm(
+    *, processor: bool, prefix_caching: bool = True, memory: float = 0.1, dtype: str = "auto", model: str = ""
+) -> Any:
+    """A model (default: the shipped one) on vLLM (CPU defaults); ``processor``: register the budget processor
+    of vLLM's runner."""
     from vllm import LLM, EngineArgs
 
     options: dict[str, Any] = {
-        "model": str(SHIPPED_MODEL), "gpu_memory_utilization": memory, "enforce_eager": True, "seed": 0,
+        "model": model or str(SHIPPED_MODEL), "gpu_memory_utilization": memory, "enforce_eager": True, "seed": 0,
         "enable_prefix_caching": prefix_caching, "dtype": dtype,
     }  # fmt: skip
     if processor:  # the runner is known once the configuration is: build it once to ask

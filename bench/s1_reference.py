@@ -39,7 +39,7 @@ class ForcingTokens:
     end: int
     stops: tuple[int, ...]  # end of thinking and EOS ids: attempts to end the thinking
     wait: tuple[int, ...]
-    answer_prefix: tuple[int, ...]
+    answer_prefix: tuple[int, ...]  # what follows the end token when the maximum forces it
 
     @classmethod
     def from_tokenizer(
@@ -67,6 +67,7 @@ class Trace:
     closing: list[int] = field(default_factory=list)  # end token (+ answer prefix when forced)
     answer: list[int] = field(default_factory=list)
     rounds: int = 0
+    attempts: list[int] = field(default_factory=list)  # the token of each attempt to end (end of thinking or EOS)
 
     @property
     def output_ids(self) -> list[int]:
@@ -97,6 +98,7 @@ def run_reference(
             new = list(output.outputs[0].token_ids)
             tried_to_end = bool(new) and new[-1] in tokens.stops
             trace.thinking += new[:-1] if tried_to_end else new
+            trace.attempts += new[-1:] if tried_to_end else []
             if not tried_to_end:  # the round ran out of budget
                 trace.forced_end, trace.closing = True, [tokens.end, *tokens.answer_prefix]
             elif trace.waits < budget.min_waits or len(trace.thinking) < budget.min_thinking_tokens:
@@ -111,7 +113,7 @@ def run_reference(
                     if not _close_if_out_of_budget(trace, budget, tokens):
                         still_thinking.append(trace)
             else:
-                trace.closing = [tokens.end]
+                trace.closing = [tokens.end]  # an EOS too: the end token in its place, the model goes on
         thinking = still_thinking
     answers = llm.generate(
         [TokensPrompt(prompt_token_ids=t.prompt + t.thinking + t.closing) for t in traces],
@@ -144,6 +146,15 @@ ORACLE_BUDGETS: dict[str, dict[str, int]] = {
     "max-0": {"max_thinking_tokens": 0},
     "waits-3-max-150": {"min_thinking_waits": 3, "max_thinking_tokens": 150},
 }
+# For models that may never end their thinking by themselves (random weights, tests/e2e/test_families.py):
+# every budget has a maximum, so every reference round ends.
+BOUNDED_BUDGETS: dict[str, dict[str, int]] = {
+    "waits-1-max-40": {"min_thinking_waits": 1, "max_thinking_tokens": 40},
+    "waits-3-max-64": {"min_thinking_waits": 3, "max_thinking_tokens": 64},
+    "min-24-max-48": {"min_thinking_tokens": 24, "max_thinking_tokens": 48},
+    "max-5": {"max_thinking_tokens": 5},
+    "max-0": {"max_thinking_tokens": 0},
+}
 
 
 def as_budget(fields: dict[str, int]) -> Budget:
@@ -154,41 +165,75 @@ def as_budget(fields: dict[str, int]) -> Budget:
     )
 
 
+def forcing_tokens(tokenizer: Any, thinking: Any) -> ForcingTokens:
+    """s1's ids for a model as this server resolves it (``thinking``: ``server.thinking.tokens.ThinkingTokens``):
+    every EOS id is an attempt to end, and the forced closing is written as the server writes it."""
+    from server.thinking.spec import BudgetSpec, to_budget
+
+    budget = to_budget(BudgetSpec(0, 0, 0, "Wait", "Final Answer:"), thinking, tokenizer)  # the server's ids
+    return ForcingTokens(
+        end=thinking.end,
+        stops=(thinking.end, *sorted(thinking.eos)),
+        wait=budget.wait,
+        answer_prefix=budget.closing[1:],
+    )
+
+
+def opened_prompts(tokenizer: Any, thinking: Any, problems: int) -> list[list[int]]:
+    """Held-out questions through the chat template; where it leaves the thinking to the model (Qwen3's hybrid
+    template), the start delimiter is appended, as the model would write it first."""
+    from bench.offline import encode_chats
+    from server.thinking.formats import PromptThinking, prompt_thinking
+    from tinymodel.task import held_out_problems
+
+    start = tokenizer.encode(thinking.format.delimiters.start + "\n", add_special_tokens=False)
+    chats = encode_chats(tokenizer, [p.question for p in held_out_problems(problems, seed=7)])
+    return [p if prompt_thinking(p, thinking.start, thinking.end) is PromptThinking.OPEN else p + start for p in chats]
+
+
+def reference_outputs(
+    llm: Any, tokenizer: Any, thinking: Any, prompts: list[list[int]], budgets: dict[str, dict[str, int]],
+    max_answer_tokens: int,
+) -> dict[str, Any]:  # fmt: skip
+    """Each budget's traces: text (decoded as the server decodes), token count, waits, ids, attempts to end."""
+    tokens, skip = forcing_tokens(tokenizer, thinking), thinking.skip_special_tokens
+    results: dict[str, Any] = {"prompts": [tokenizer.decode(p) for p in prompts], "prompt_ids": prompts}
+    for name, fields in budgets.items():
+        traces = run_reference(llm, prompts, as_budget(fields), tokens, max_answer_tokens=max_answer_tokens)
+        results[name] = [
+            {"text": tokenizer.decode(t.output_ids, skip_special_tokens=skip), "tokens": len(t.output_ids),
+             "waits": t.waits, "ids": t.output_ids, "attempts": t.attempts}
+            for t in traces
+        ]  # fmt: skip
+    return results
+
+
 def main() -> None:
-    """``python -m bench.s1_reference --problems 20 --out ref.json``: the oracle's reference outputs."""
+    """``python -m bench.s1_reference --problems 20 --out ref.json``: the oracle's reference outputs.
+
+    ``--model DIR``: another model than the shipped one, with the ids this server resolves for it (delimiters
+    from its tokenizer and template, EOS from its generation config).
+    """
     import argparse
     import json
 
     from vllm import LLM
 
+    from bench.offline import thinking_tokens
     from server.ops.settings import SHIPPED_MODEL
-    from tinymodel.task import held_out_problems
 
     parser = argparse.ArgumentParser(description=main.__doc__)
     parser.add_argument("--problems", type=int, default=20)
+    parser.add_argument("--model", default=str(SHIPPED_MODEL))
+    parser.add_argument("--budgets", choices=["oracle", "bounded"], default="oracle")
+    parser.add_argument("--max-answer-tokens", type=int, default=200)
     parser.add_argument("--out", required=True)
     args = parser.parse_args()
-    llm = LLM(str(SHIPPED_MODEL), gpu_memory_utilization=0.1, enforce_eager=True)
-    tokenizer = llm.get_tokenizer()
-    tokens = ForcingTokens.from_tokenizer(tokenizer)
-    prompts = [
-        tokenizer.apply_chat_template(
-            [{"role": "user", "content": p.question}], tokenize=False, add_generation_prompt=True
-        )
-        for p in held_out_problems(args.problems, seed=7)
-    ]
-    ids = [tokenizer.encode(p, add_special_tokens=False) for p in prompts]
-    results: dict[str, object] = {"prompts": prompts}
-    for name, fields in ORACLE_BUDGETS.items():
-        traces = run_reference(llm, ids, as_budget(fields), tokens, max_answer_tokens=200)
-        results[name] = [
-            {
-                "text": tokenizer.decode(t.output_ids, skip_special_tokens=True),
-                "tokens": len(t.output_ids),
-                "waits": t.waits,
-            }
-            for t in traces
-        ]
+    llm = LLM(args.model, gpu_memory_utilization=0.1, enforce_eager=True, seed=0)
+    tokenizer, thinking = llm.get_tokenizer(), thinking_tokens(llm)
+    prompts = opened_prompts(tokenizer, thinking, args.problems)
+    budgets = ORACLE_BUDGETS if args.budgets == "oracle" else BOUNDED_BUDGETS
+    results = reference_outputs(llm, tokenizer, thinking, prompts, budgets, args.max_answer_tokens)
     with open(args.out, "w") as out:
         json.dump(results, out)
 

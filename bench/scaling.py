@@ -24,9 +24,9 @@ from tqdm import tqdm
 
 from bench.offline import encode_chats, load_llm
 from bench.report import RESULTS, markdown_table, write_results
-from server.thinking.formats import ThinkingTokens, resolve_thinking_tokens
 from server.thinking.plan import GenerationPlan
 from server.thinking.spec import BudgetSpec, to_budget
+from server.thinking.tokens import ThinkingTokens, resolve_thinking_tokens
 from tinymodel.task import Problem, held_out_problems, is_well_formed, parse_answer
 
 MAX_TOKENS = 1024  # thinking + answer: four careful passes of the tiny model fit with room to spare

@@ -31,7 +31,8 @@ logger = logging.getLogger("server")
 CPU_DEFAULTS = {"gpu_memory_utilization": 0.2, "enforce_eager": True, "enable_chunked_prefill": False}
 SHUTDOWN_NUDGE_S = 5.0
 SERVER_FLAGS = (
-    "host", "port", "http_log_level", "max_n", "thinking_format", "min_thinking_tokens", "max_thinking_tokens",
+    "host", "port", "http_log_level", "max_n", "thinking_format", "thinking_start", "thinking_end",
+    "reasoning_parser", "min_thinking_tokens", "max_thinking_tokens",
     "min_thinking_waits", "thinking_wait_string", "thinking_answer_prefix", "reasoning_effort_budgets",
     "api_key", "api_key_file", "auth_paths", "max_concurrent_requests", "max_request_bytes", "max_messages",
     "shutdown_grace_period", "keep_alive_timeout", "reasoning_field", "include_answer_prefix",
@@ -69,7 +70,13 @@ def build_parser() -> argparse.ArgumentParser:
     cors.add_argument("--allowed-headers", type=json.loads, help='JSON list of allowed headers (default ["*"]).')
     cors.add_argument("--allow-credentials", action=argparse.BooleanOptionalAction, help="Allow credentials (off).")
     budget = parser.add_argument_group("thinking budget", "Defaults for s1 budget forcing; requests override them.")
-    budget.add_argument("--thinking-format", choices=["auto", "think", "s1"], help="Thinking delimiters (auto).")
+    budget.add_argument(
+        "--thinking-format",
+        choices=["auto", "think", "mistral", "seed", "s1"],
+        help="Thinking delimiters (auto: from --reasoning-parser, else the tokenizer and chat template).",
+    )
+    budget.add_argument("--thinking-start", help="Start of thinking for a family no format names (+ --thinking-end).")
+    budget.add_argument("--thinking-end", help="End of thinking; must start with a token of its own (e.g. </think>).")
     budget.add_argument("--min-thinking-tokens", type=int, help="Default minimum thinking tokens (0).")
     budget.add_argument("--max-thinking-tokens", type=int, help="Default maximum thinking tokens (none).")
     budget.add_argument("--min-thinking-waits", type=int, help="Default ignored attempts to end the thinking (0).")

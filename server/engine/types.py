@@ -30,6 +30,7 @@ class Sampling:
     ignore_eos: bool = False
     logprobs: int | None = None  # None: none; k: the sampled token and the k most likely
     stop: tuple[str, ...] = ()  # matched by the engine (the front end matches its own, see serving.choice)
+    stop_token_ids: tuple[int, ...] = ()
     logit_bias: dict[int, float] | None = None
     skip_special_tokens: bool = True
     deltas: bool = False  # an output per step with the new tokens; else one output at the end

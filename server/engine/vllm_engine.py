@@ -95,13 +95,16 @@ class VllmEngine:
 
 
 def sampling_params(sampling: Sampling) -> SamplingParams:
-    """Our fields carry vLLM's names and meanings; only stop strings and the output kind are spelled otherwise."""
+    """Our fields carry vLLM's names and meanings; only stops and the output kind are spelled otherwise."""
     from vllm import SamplingParams
     from vllm.sampling_params import RequestOutputKind
 
-    same = {f.name: getattr(sampling, f.name) for f in fields(sampling) if f.name not in ("stop", "deltas")}
+    spelled_otherwise = ("stop", "stop_token_ids", "deltas")
+    same = {f.name: getattr(sampling, f.name) for f in fields(sampling) if f.name not in spelled_otherwise}
     kind = RequestOutputKind.DELTA if sampling.deltas else RequestOutputKind.FINAL_ONLY
-    return SamplingParams(**same, stop=list(sampling.stop) or None, output_kind=kind)
+    return SamplingParams(
+        **same, stop=list(sampling.stop) or None, stop_token_ids=list(sampling.stop_token_ids), output_kind=kind
+    )
 
 
 def engine_output(output: RequestOutput) -> EngineOutput:

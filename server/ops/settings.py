@@ -9,6 +9,7 @@ from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from server.thinking.spec import EFFORT_BUDGETS, BudgetDefaults
+from server.thinking.tokens import FormatChoice
 
 SHIPPED_MODEL = Path(__file__).resolve().parents[1] / "models" / "tiny-reasoner"
 SHIPPED_MODEL_NAME = "tiny-reasoner"
@@ -42,7 +43,10 @@ class Settings(BaseSettings):
     )
 
     # Thinking budget (s1 budget forcing): server defaults, each overridable per request.
-    thinking_format: Literal["auto", "think", "s1"] = "auto"
+    thinking_format: Literal["auto", "think", "mistral", "seed", "s1"] = "auto"
+    thinking_start: str | None = Field(None, description="Start of thinking, with thinking_end (any family).")
+    thinking_end: str | None = Field(None, min_length=1, description="End of thinking; its first token is guarded.")
+    reasoning_parser: str | None = Field(None, description="vLLM's --reasoning-parser: names the delimiters.")
     min_thinking_tokens: int = Field(0, ge=0)
     max_thinking_tokens: int | None = Field(None, ge=0)
     min_thinking_waits: int = Field(0, ge=0)
@@ -59,6 +63,9 @@ class Settings(BaseSettings):
     def api_keys(self) -> tuple[str, ...]:
         raw = self.api_key.get_secret_value() if self.api_key else ""
         return tuple(key.strip() for key in raw.split(",") if key.strip())
+
+    def format_choice(self) -> FormatChoice:
+        return FormatChoice(self.thinking_format, self.thinking_start, self.thinking_end, self.reasoning_parser)
 
     def budget_defaults(self) -> BudgetDefaults:
         return BudgetDefaults(

@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer
 
-from server.protocol.common import ChoiceBase, RequestModel, ResponseBase, SamplingFields, Usage
+from server.protocol.common import ChoiceBase, RequestModel, ResponseBase, SamplingFields, Usage, absent
 
 
 class ContentPart(RequestModel):
@@ -38,6 +38,11 @@ class ChatCompletionRequest(SamplingFields):
     max_tokens: int | None = Field(None, ge=1, description="Deprecated by OpenAI; use max_completion_tokens.")
     max_completion_tokens: int | None = Field(None, ge=1, description="Caps thinking and answer together.")
     logprobs: bool = False
+    chat_template_kwargs: dict[str, Any] | None = Field(
+        None,
+        description="vLLM's field: keyword arguments for the chat template (enable_thinking, thinking, …); "
+        "reasoning_effort is passed too unless set here.",
+    )
     top_logprobs: int | None = Field(None, ge=0, le=20)
     # OpenAI's fields for what this server does not do (yet): each is refused with a 400 naming it
     # unless it asks for nothing (README "API").
@@ -110,6 +115,9 @@ class ChatCompletion(ResponseBase):
     object: Literal["chat.completion"] = "chat.completion"
     choices: list[ChatChoice]
     usage: Usage
+    prompt_token_ids: list[int] | None = Field(
+        None, exclude_if=absent, description="vLLM extension (return_token_ids): the prompt's tokens."
+    )
 
 
 class Delta(_Said):
@@ -125,3 +133,6 @@ class ChatCompletionChunk(ResponseBase):
     object: Literal["chat.completion.chunk"] = "chat.completion.chunk"
     choices: list[ChunkChoice]
     usage: Usage | None = None
+    prompt_token_ids: list[int] | None = Field(
+        None, exclude_if=absent, description="vLLM extension (return_token_ids): in the first chunk."
+    )

@@ -23,6 +23,11 @@ def _check_unicode(value: Any) -> None:
             _check_unicode(item)
 
 
+def absent(value: Any) -> bool:
+    """Fields that only some responses carry are left out of the others' JSON (``Field(exclude_if=absent)``)."""
+    return value is None
+
+
 class RequestModel(BaseModel):
     """A request body part. JSON may carry lone surrogates (``"\\ud800"``), which no tokenizer can encode:
     every string field rejects them with a 400 naming the field."""
@@ -96,6 +101,8 @@ class SamplingFields(BudgetFields):
     repetition_penalty: float | None = Field(None, gt=0.0, le=2.0, description="vLLM extension (1: none).")
     min_tokens: int = Field(0, ge=0, description="vLLM extension: no EOS or stop before this many tokens.")
     ignore_eos: bool = Field(False, description="vLLM extension: decode on past EOS (benchmarks).")
+    stop_token_ids: list[int] | None = Field(None, description="vLLM extension: token ids that end the choice.")
+    return_token_ids: bool = Field(False, description="vLLM extension: prompt_token_ids and each choice's token_ids.")
     stream: bool = False
     stream_options: StreamOptions | None = None
     # Where this server's thinking meets OpenAI's fields (README "Thinking and answer").
@@ -114,6 +121,12 @@ class BudgetReport(BaseModel):
     thinking_tokens: int = Field(description="Tokens between the start and the end of thinking, forced Waits included.")
     waits: int = Field(description="Attempts to end the thinking replaced by the wait string.")
     forced_end: bool = Field(description="Whether the maximum forced the end of thinking (and the answer prefix).")
+    thinking_off: bool | None = Field(
+        None,
+        exclude_if=absent,
+        description="true: the prompt closed the thinking (a chat template's enable_thinking: false, thinking: "
+        "false): the budget had nothing to act on. Absent otherwise.",
+    )
 
 
 class CompletionTokensDetails(BaseModel):
@@ -152,6 +165,9 @@ class ChoiceBase(BaseModel):
     index: int
     finish_reason: FinishReason = None
     thinking_budget: BudgetReport | None = Field(None, description="What the budget did (on the finishing chunk).")
+    token_ids: list[int] | None = Field(
+        None, exclude_if=absent, description="vLLM extension (return_token_ids): the choice's tokens."
+    )
 
 
 def now() -> int:

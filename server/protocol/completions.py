@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from server.protocol.common import ChoiceBase, ResponseBase, SamplingFields, Usage
+from server.protocol.common import ChoiceBase, ResponseBase, SamplingFields, Usage, absent
 
 
 class CompletionRequest(SamplingFields):
@@ -30,6 +30,9 @@ class CompletionLogprobs(BaseModel):
 class CompletionChoice(ChoiceBase):
     text: str
     logprobs: CompletionLogprobs | None = None
+    prompt_token_ids: list[int] | None = Field(
+        None, exclude_if=absent, description="vLLM extension (return_token_ids): the prompt's tokens."
+    )
 
 
 class Completion(ResponseBase):

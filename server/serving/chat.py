@@ -52,10 +52,14 @@ async def complete(plan: Plan, context: ServerContext) -> ChatCompletion:
             logprobs=_logprobs(context, plan, step),
             finish_reason=step.finish_reason,
             thinking_budget=step.budget,
+            token_ids=step.token_ids if plan.return_token_ids else None,
         )
         for step in await collect(generation)
     ]
-    return ChatCompletion(id=plan.request_id, model=plan.model, choices=choices, usage=generation.usage())
+    prompt = plan.prompts[0] if plan.return_token_ids else None
+    return ChatCompletion(
+        id=plan.request_id, model=plan.model, choices=choices, usage=generation.usage(), prompt_token_ids=prompt
+    )
 
 
 def chunks(plan: Plan, context: ServerContext) -> AsyncIterator[ChatCompletionChunk]:
@@ -64,12 +68,17 @@ def chunks(plan: Plan, context: ServerContext) -> AsyncIterator[ChatCompletionCh
     def chunk(*choices: ChunkChoice, usage: Usage | None = None) -> ChatCompletionChunk:
         return ChatCompletionChunk(id=plan.request_id, model=plan.model, choices=list(choices), usage=usage)
 
+    def ids(step: Step) -> list[int] | None:
+        return step.token_ids if plan.return_token_ids else None
+
     def render(step: Step) -> list[ChatCompletionChunk]:
         out = []
         logprobs = _logprobs(context, plan, step)
         if step.reasoning or step.content or (logprobs and (logprobs.content or logprobs.reasoning)):
             delta = Delta(content=step.content or None, **_reasoning(context, step.reasoning or None))
-            out.append(chunk(ChunkChoice(index=step.index, delta=delta, logprobs=logprobs)))
+            out.append(chunk(ChunkChoice(index=step.index, delta=delta, logprobs=logprobs, token_ids=ids(step))))
+        elif plan.return_token_ids and step.token_ids:  # a delimiter's or a special token's: no text, but a token
+            out.append(chunk(ChunkChoice(index=step.index, delta=Delta(), token_ids=ids(step))))
         if step.finish_reason is not None:
             finish = ChunkChoice(
                 index=step.index, delta=Delta(), finish_reason=step.finish_reason, thinking_budget=step.budget
@@ -78,5 +87,6 @@ def chunks(plan: Plan, context: ServerContext) -> AsyncIterator[ChatCompletionCh
         return out
 
     role = [chunk(*(ChunkChoice(index=i, delta=Delta(role="assistant", content="")) for i in range(plan.n)))]
+    role[0].prompt_token_ids = plan.prompts[0] if plan.return_token_ids else None
     usage_chunk = (lambda totals: chunk(usage=totals)) if plan.include_usage else None
     return stream(Generation(plan, context), role, render, usage_chunk)

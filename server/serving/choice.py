@@ -51,6 +51,7 @@ class Step:
     finish_reason: str | None = None
     stop_reason: str | int | None = None
     budget: BudgetReport | None = None  # on the finishing step of a budgeted choice
+    token_ids: list[int] = field(default_factory=list)  # the tokens kept (a stop string cuts them too)
 
     @property
     def has_output(self) -> bool:
@@ -59,6 +60,7 @@ class Step:
 
     def extend(self, later: Step) -> None:
         self.text += later.text
+        self.token_ids += later.token_ids
         self.reasoning += later.reasoning
         self.content += later.content
         for name in ("reasoning_logprobs", "answer_logprobs", "text_logprobs"):
@@ -111,6 +113,7 @@ class ChoiceTrack:
             roles = roles[:keep]
             positions = positions[:keep] if positions is not None else None
         self.roles.extend(roles)
+        step.token_ids = output.token_ids[: len(roles)]
         step.reasoning, step.content = self.splitter.feed(step.text)
         if step.finish_reason is not None:
             reasoning, content = self.splitter.flush()

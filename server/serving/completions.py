@@ -1,7 +1,8 @@
 """Text completions: a plan's steps as OpenAI's completion, or as its stream of chunks.
 
 The text is the model's raw output (thinking included); with ``echo`` the prompt comes first.
-Choices are numbered ``prompt * n + choice``.
+Choices are numbered ``prompt * n + choice``. With vLLM's ``return_token_ids``, each choice carries its
+``token_ids`` (a chunk: the delta's) and its prompt's ``prompt_token_ids`` (a stream: in its first chunk).
 """
 
 from __future__ import annotations
@@ -21,13 +22,16 @@ def _echo(plan: Plan, context: ServerContext, index: int, echo: bool) -> str:
     return context.tokenizer.decode(plan.prompts[plan.prompt_of(index)]) if echo else ""
 
 
-def _choice(plan: Plan, context: ServerContext, step: Step, prefix: str = "") -> CompletionChoice:
+def _choice(plan: Plan, context: ServerContext, step: Step, prefix: str = "", first: bool = True) -> CompletionChoice:
+    ids = plan.return_token_ids
     return CompletionChoice(
         index=step.index,
         text=prefix + step.text,
         logprobs=completion_logprobs(context.tokenizer, step.text_logprobs, plan.top_logprobs, len(prefix)),
         finish_reason=step.finish_reason,
         thinking_budget=step.budget,
+        token_ids=step.token_ids if ids else None,
+        prompt_token_ids=plan.prompts[plan.prompt_of(step.index)] if ids and first else None,
     )
 
 
@@ -49,4 +53,11 @@ def chunks(plan: Plan, context: ServerContext, echo: bool) -> AsyncIterator[Comp
         [chunk(CompletionChoice(index=i, text=_echo(plan, context, i, True))) for i in range(count)] if echo else []
     )
     usage_chunk = (lambda totals: chunk(usage=totals)) if plan.include_usage else None
-    return stream(Generation(plan, context), opening, lambda step: [chunk(_choice(plan, context, step))], usage_chunk)
+    started: set[int] = set()  # choices that sent a chunk: the prompt's ids go with a choice's first (vLLM's way)
+
+    def render(step: Step) -> list[Completion]:
+        first = step.index not in started
+        started.add(step.index)
+        return [chunk(_choice(plan, context, step, first=first))]
+
+    return stream(Generation(plan, context), opening, render, usage_chunk)

@@ -16,8 +16,8 @@ from server.ops.metrics import ServerMetrics
 from server.ops.settings import Settings
 from server.protocol.errors import APIError, engine_unavailable
 from server.serving.limits import Limits
-from server.thinking.formats import ThinkingTokens, resolve_thinking_tokens
 from server.thinking.spec import BudgetDefaults
+from server.thinking.tokens import ThinkingTokens, resolve_thinking_tokens
 
 
 @dataclass
@@ -31,7 +31,7 @@ class ServerContext:
     budget_defaults: BudgetDefaults = field(init=False)
 
     def __post_init__(self) -> None:
-        tokens = resolve_thinking_tokens(self.tokenizer, self.settings.thinking_format, self.engine.eos_token_ids)
+        tokens = resolve_thinking_tokens(self.tokenizer, self.settings.format_choice(), self.engine.eos_token_ids)
         self.thinking = tokens
         self.budget_defaults = self.settings.budget_defaults()
 

@@ -93,6 +93,8 @@ def check_request(request: SamplingFields, limits: Limits, vocab_size: int) -> N
     if request.metadata and request.store:
         raise APIError("this server stores nothing to tag with metadata.", param="metadata")
     logit_bias(request.logit_bias, vocab_size)
+    if any(not 0 <= token < vocab_size for token in request.stop_token_ids or ()):
+        raise APIError(f"stop_token_ids holds ids outside the vocabulary [0, {vocab_size}).", param="stop_token_ids")
 
 
 def logit_bias(bias: dict[str, float] | None, vocab_size: int) -> dict[int, float] | None:

@@ -66,8 +66,14 @@ class Generation:
 
     def finish_choice(self, index: int) -> BudgetReport | None:
         """A choice ended: its budget report, and its thinking recorded in the metrics (once)."""
-        track, budget = self.tracks[index], self.plan.generations[self.plan.prompt_of(index)].budget
-        report = BudgetReport(**track.tracker.state.as_dict()) if budget is not None else None
+        track, generation = self.tracks[index], self.plan.generations[self.plan.prompt_of(index)]
+        budget = generation.budget
+        if budget is not None:
+            report: BudgetReport | None = BudgetReport(**track.tracker.state.as_dict())
+        elif generation.thinking_off:
+            report = BudgetReport(thinking_tokens=0, waits=0, forced_end=False, thinking_off=True)
+        else:
+            report = None
         self.context.metrics.record_choice(self.plan.model, track.reasoning_tokens, budget, report)
         return report
 

@@ -20,8 +20,9 @@ from server.serving.choice import ChoiceOptions
 from server.serving.context import ServerContext, new_request_id
 from server.serving.fields import check_request, logit_bias
 from server.serving.limits import check_message_count, check_min_tokens, check_prompt_length, resolve_max_tokens
-from server.serving.prompts import encode_prompts, render_chat
-from server.thinking.formats import prompt_opens_thinking
+from server.serving.prompts import encode_prompts, render_chat, template_kwargs
+from server.thinking.budget import Budget
+from server.thinking.formats import PromptThinking, prompt_thinking
 from server.thinking.plan import GenerationPlan
 from server.thinking.spec import request_budget
 
@@ -40,6 +41,7 @@ class Plan:
     top_logprobs: int
     stream: bool
     include_usage: bool
+    return_token_ids: bool = False
     arrived: float = field(default_factory=time.monotonic)
 
     def prompt_of(self, index: int) -> int:
@@ -51,7 +53,8 @@ async def plan_chat(request: ChatCompletionRequest, context: ServerContext) -> P
     model = context.resolve_model(request.model)
     check_request(request, context.limits, context.vocab_size)
     check_message_count(len(request.messages), context.limits)
-    prompt = await run_in_threadpool(render_chat, context.tokenizer, request.messages)
+    kwargs = template_kwargs(request.chat_template_kwargs, request.reasoning_effort)
+    prompt = await run_in_threadpool(render_chat, context.tokenizer, request.messages, kwargs)
     check_prompt_length(len(prompt), context.limits, "messages")
     param = "max_completion_tokens" if request.max_completion_tokens is not None else "max_tokens"
     cap = resolve_max_tokens(request.token_limit(), len(prompt), context.limits, param)
@@ -85,9 +88,8 @@ def _plan(
     spec, budget = request_budget(
         request.budget_fields(), context.budget_defaults, thinking, context.tokenizer, (min(caps), cap_param)
     )
-    generations = [
-        GenerationPlan(budget, prompt_opens_thinking(p, thinking.start), spec.answer_prefix) for p in prompts
-    ]
+    generations = [_generation(budget, prompt_thinking(p, thinking.start, thinking.end), spec.answer_prefix)
+                   for p in prompts]  # fmt: skip
     stops = tuple(request.stop_list())
     # The front end matches stop strings whenever the engine could not tell thinking, forced text and answer apart.
     front_end_stops = bool(stops) and (budget is not None or not request.stop_in_thinking)
@@ -119,6 +121,7 @@ def _plan(
                 ignore_eos=request.ignore_eos,
                 logprobs=logprobs,
                 stop=() if front_end_stops else stops,
+                stop_token_ids=tuple(request.stop_token_ids or ()),
                 logit_bias=bias,
                 skip_special_tokens=thinking.skip_special_tokens,
                 deltas=request.stream or front_end_stops,
@@ -127,10 +130,18 @@ def _plan(
         )
         for i, (prompt, cap, generation) in enumerate(zip(prompts, caps, generations, strict=True))
     ]
-    if budget is not None:  # every check passed: the request is accepted
+    if any(g.budget is not None for g in generations):  # every check passed: the request is accepted
         context.metrics.record_budget_request(model)
     options = request.stream_options
     return Plan(
         request_id, model, request.n, prompts, generations, engine_requests, choice,
         top_logprobs=logprobs or 0, stream=request.stream, include_usage=bool(options and options.include_usage),
+        return_token_ids=request.return_token_ids,
     )  # fmt: skip
+
+
+def _generation(budget: Budget | None, prompt: PromptThinking, answer_prefix: str) -> GenerationPlan:
+    """A prompt that closed the thinking gets no budget: there is no thinking to enforce it on."""
+    if prompt is PromptThinking.CLOSED:
+        return GenerationPlan(None, False, answer_prefix, thinking_off=budget is not None)
+    return GenerationPlan(budget, prompt is PromptThinking.OPEN, answer_prefix)

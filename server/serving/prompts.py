@@ -11,12 +11,34 @@ from typing import Any
 from server.protocol.chat import ChatMessage
 from server.protocol.errors import APIError
 
+# Arguments ``apply_chat_template`` takes for itself: a request may not set them through the template's kwargs.
+RESERVED_KWARGS = frozenset(
+    {"conversation", "messages", "tools", "documents", "chat_template", "add_generation_prompt",
+     "continue_final_message", "tokenize", "padding", "truncation", "max_length", "return_tensors", "return_dict",
+     "return_assistant_tokens_mask", "tokenizer_kwargs"}
+)  # fmt: skip
 
-def render_chat(tokenizer: Any, messages: list[ChatMessage]) -> list[int]:
+
+def template_kwargs(chat_template_kwargs: dict[str, Any] | None, reasoning_effort: str | None) -> dict[str, Any]:
+    """What the template gets besides the messages: the request's kwargs, and ``reasoning_effort``
+    (DeepSeek V4 and gpt-oss templates read it) unless the kwargs set it themselves."""
+    kwargs = dict(chat_template_kwargs or {})
+    for name in kwargs:
+        if name in RESERVED_KWARGS:
+            raise APIError(
+                f"chat_template_kwargs.{name} is set by the server, not the request.",
+                param=f"chat_template_kwargs.{name}",
+            )
+    if reasoning_effort is not None:
+        kwargs.setdefault("reasoning_effort", reasoning_effort)
+    return kwargs
+
+
+def render_chat(tokenizer: Any, messages: list[ChatMessage], kwargs: dict[str, Any] | None = None) -> list[int]:
     conversation = [{"role": message.role, "content": message.text()} for message in messages]
     try:
         # Render to text, then encode: transformers 5 returns a BatchEncoding for tokenize=True.
-        text = tokenizer.apply_chat_template(conversation, tokenize=False, add_generation_prompt=True)
+        text = tokenizer.apply_chat_template(conversation, tokenize=False, add_generation_prompt=True, **(kwargs or {}))
     except Exception as exc:  # jinja2 errors raised by the template itself
         raise APIError(f"The chat template rejected the messages: {exc}", param="messages") from exc
     ids: list[int] = tokenizer.encode(text, add_special_tokens=False)

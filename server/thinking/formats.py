@@ -1,25 +1,25 @@
-"""Which delimiters a model thinks between, and their token ids in its tokenizer.
+"""The delimiters reasoning models think between, and what a prompt says about them.
 
-Two families: ``<think>`` … ``</think>`` (Qwen3, QwQ, DeepSeek-R1 and its distills,
-Phi-4-reasoning, GLM) and s1's ``<|im_start|>think`` … ``<|im_start|>answer``.
-``--thinking-format auto`` picks the first whose end token the tokenizer knows;
-a model that has neither fails at startup, not at its first request.
+Pure: no torch, no vLLM. Known formats:
 
-The *end token* is the one token whose emission ends the thinking: ``</think>``,
-or, for s1, ``<|im_start|>`` (s1's harness stops its thinking rounds there and the
-model goes on with ``answer``). A forced end writes the whole end delimiter.
+- ``think``: ``<think>`` … ``</think>`` (Qwen3, Qwen3.5/3.6, QwQ, DeepSeek-R1 and its distills,
+  DeepSeek V3.1/V4, GLM-4.5+, Kimi K2, MiniMax-M2, Phi-4-reasoning, OLMo 3, ERNIE 4.5);
+- ``mistral``: ``[THINK]`` … ``[/THINK]`` (Magistral);
+- ``seed``: ``<seed:think>`` … ``</seed:think>`` (Seed-OSS);
+- ``s1``: ``<|im_start|>think`` … ``<|im_start|>answer`` (s1, s1.1).
+
+The *end token* is the first token of the end delimiter: emitting it ends the thinking, so the budget's
+guard watches it, and a forced end writes the whole delimiter after it (s1: ``answer``). An end
+delimiter that starts with an ordinary word (Granite's "Here is my response:") cannot be guarded
+without replacing that word wherever the thinking uses it: such families are refused by name.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from enum import Enum
 
 from server.thinking.reasoning import ThinkingDelimiters
-
-
-class ThinkingFormatError(RuntimeError):
-    """The model's tokenizer cannot express the thinking delimiters."""
 
 
 @dataclass(frozen=True)
@@ -27,7 +27,7 @@ class ThinkingFormat:
     name: str
     delimiters: ThinkingDelimiters
     end_token: str  # the first token of ``delimiters.end``; emitting it ends the thinking
-    separator: str  # between the end of thinking and a forced answer prefix
+    separator: str = "\n\n"  # between the end of thinking and a forced answer prefix
 
     @property
     def end_rest(self) -> str:
@@ -39,49 +39,65 @@ class ThinkingFormat:
         return self.end_rest + (self.separator + answer_prefix if answer_prefix else "")
 
 
+def _single(name: str, start: str, end: str) -> ThinkingFormat:
+    return ThinkingFormat(name, ThinkingDelimiters(start, end), end)
+
+
 FORMATS = {
-    "think": ThinkingFormat("think", ThinkingDelimiters("<think>", "</think>"), "</think>", "\n\n"),
+    "think": _single("think", "<think>", "</think>"),
+    "mistral": _single("mistral", "[THINK]", "[/THINK]"),
+    "seed": _single("seed", "<seed:think>", "</seed:think>"),
     "s1": ThinkingFormat("s1", ThinkingDelimiters("<|im_start|>think", "<|im_start|>answer"), "<|im_start|>", "\n"),
 }
 
+# vLLM's ``--reasoning-parser`` names (vllm.reasoning) whose delimiters are one of ours.
+REASONING_PARSERS = {
+    **dict.fromkeys(
+        ("qwen3", "deepseek_r1", "deepseek_v3", "deepseek_v4", "deepseek_v41", "glm45", "glm47", "kimi_k2",
+         "minimax_m2", "minimax_m2_append_think", "olmo3", "ernie45", "step3", "holo2", "mimo", "nemotron_v3"),
+        "think",
+    ),
+    "mistral": "mistral",
+    "seed_oss": "seed",
+}  # fmt: skip
 
-@dataclass(frozen=True)
-class ThinkingTokens:
-    """The ids budget forcing needs, computed once at startup."""
-
-    format: ThinkingFormat
-    start: tuple[int, ...]
-    end: int
-    eos: frozenset[int]
-    end_is_special: bool = False  # hidden by ``skip_special_tokens``: outputs must keep special tokens
-
-    @property
-    def skip_special_tokens(self) -> bool:
-        """Whether outputs may drop special tokens and still show where the thinking ends."""
-        return not self.end_is_special
-
-
-def _ids(tokenizer: Any, text: str) -> tuple[int, ...]:
-    return tuple(tokenizer.encode(text, add_special_tokens=False))
-
-
-def resolve_thinking_tokens(tokenizer: Any, requested: str = "auto", eos_ids: set[int] | None = None) -> ThinkingTokens:
-    candidates = list(FORMATS.values()) if requested == "auto" else [FORMATS[requested]]
-    for fmt in candidates:
-        end = _ids(tokenizer, fmt.end_token)
-        if len(end) == 1 and tokenizer.decode(list(end)) == fmt.end_token:
-            eos = set(eos_ids or ()) | ({tokenizer.eos_token_id} if tokenizer.eos_token_id is not None else set())
-            special = tokenizer.decode(list(end), skip_special_tokens=True) == ""
-            start = _ids(tokenizer, fmt.delimiters.start)
-            return ThinkingTokens(fmt, start, end[0], frozenset(eos), special)
-    names = " or ".join(f"{f.end_token} for {f.delimiters.start} … {f.delimiters.end}" for f in candidates)
-    raise ThinkingFormatError(
-        f"the model's tokenizer has no single token for the end of thinking ({names}); "
-        "budget forcing needs one. Pick another --thinking-format or model."
-    )
+# Parsers whose end of thinking budget forcing cannot guard, and why (startup refuses them by name).
+UNSUPPORTED_PARSERS = {
+    "openai_gptoss": "gpt-oss (harmony) ends its thinking by switching channels, "
+    "<|end|><|start|>assistant<|channel|>final<|message|>, and <|end|> also ends its other messages",
+    "granite": "Granite 3.x ends its thinking with plain-text phrases (Here is my response:), "
+    "whose first word the thinking uses as well",
+    "granite_thinking_parser": "Granite ends its thinking with plain-text phrases, whose first word the thinking "
+    "uses as well",
+}
 
 
-def prompt_opens_thinking(prompt_ids: list[int], start: tuple[int, ...]) -> bool:
-    """Whether the prompt (a chat template) already opened the thinking, near its end."""
-    tail = prompt_ids[-len(start) - 2 :]
-    return bool(start) and any(tuple(tail[i : i + len(start)]) == start for i in range(len(tail) - len(start) + 1))
+def custom_format(start: str, end: str, end_token: str) -> ThinkingFormat:
+    """Delimiters given on the command line (``--thinking-start`` / ``--thinking-end``)."""
+    return ThinkingFormat("custom", ThinkingDelimiters(start, end), end_token)
+
+
+class PromptThinking(Enum):
+    """What the end of a prompt (a chat template's generation prompt) did with the thinking."""
+
+    NONE = "none"  # the model may open it (Qwen3's hybrid template, raw prompts)
+    OPEN = "open"  # the prompt opened it: the model starts inside (``<think>\n``)
+    CLOSED = "closed"  # the prompt opened and closed it: thinking is off (``enable_thinking: false``)
+
+
+def prompt_thinking(prompt_ids: list[int], start: tuple[int, ...], end: int) -> PromptThinking:
+    """Read the prompt's last few tokens: a start delimiter, then perhaps the end token after it.
+
+    A closed thinking may come without its start (DeepSeek V3.1's non-thinking prompt ends ``</think>``), unless the
+    end token is the start's own first token (s1's ``<|im_start|>``), which every turn begins with.
+    """
+    if not start:
+        return PromptThinking.NONE
+    tail = prompt_ids[-len(start) - 4 :]
+    starts = [i for i in range(len(tail) - len(start) + 1) if tuple(tail[i : i + len(start)]) == start]
+    if starts:
+        after = tail[starts[-1] + len(start) :]
+        return PromptThinking.CLOSED if end in after else PromptThinking.OPEN
+    if end in tail and end != start[0]:
+        return PromptThinking.CLOSED
+    return PromptThinking.NONE

@@ -1,9 +1,10 @@
 """One generation's thinking plan: what the logits processor, the front end's tracker and the report share.
 
 A :class:`GenerationPlan` is fixed when a request is accepted: its budget in token ids (or
-none), whether the prompt already opened the thinking, and the answer prefix as text (what the front end strips from the
-answer). It travels to the engine in ``SamplingParams.extra_args[KEY]`` as plain JSON
-types and is read back there by :meth:`GenerationPlan.from_extra_args`.
+none), whether the prompt already opened the thinking (or closed it), and the answer prefix as
+text (what the front end strips from the answer). It travels to the engine in
+``SamplingParams.extra_args[KEY]`` as plain JSON types and is read back there by
+:meth:`GenerationPlan.from_extra_args`.
 
 Pure: no torch, no vLLM.
 """
@@ -23,6 +24,9 @@ class GenerationPlan:
     budget: Budget | None
     opens_thinking: bool
     answer_prefix: str = ""
+    # The request asked for a budget but its prompt closed the thinking (enable_thinking: false): nothing to
+    # enforce, and the report says so. The front end's alone: it never reaches the engine.
+    thinking_off: bool = False
 
     def to_extra_args(self) -> dict[str, Any] | None:
         """``SamplingParams.extra_args`` for the logits processor; None without a budget (it then costs nothing)."""

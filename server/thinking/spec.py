@@ -19,7 +19,7 @@ from typing import Any
 
 from server.protocol.errors import APIError
 from server.thinking.budget import MAX_FORCED_TOKENS, Budget
-from server.thinking.formats import ThinkingTokens
+from server.thinking.tokens import ThinkingTokens
 
 EFFORT_BUDGETS: dict[str, int | None] = {
     "none": 0,

@@ -122,3 +122,12 @@ def test_cors_flags_are_vllms() -> None:
     assert settings.allow_credentials
     defaults, _ = parse([])
     assert (defaults.allowed_origins, defaults.allow_credentials) == ([], False)
+
+
+def test_thinking_flags_and_vllms_reasoning_parser_reach_the_settings() -> None:
+    from server.cli import parse
+
+    settings, engine_args = parse(["--reasoning-parser", "deepseek_r1", "--thinking-end", "</think>"])
+    choice = settings.format_choice()
+    assert (choice.reasoning_parser, choice.end, choice.format) == ("deepseek_r1", "</think>", "auto")
+    assert engine_args.reasoning_parser == "deepseek_r1"  # vLLM's engine gets it as `vllm serve` gives it

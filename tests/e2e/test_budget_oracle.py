@@ -27,20 +27,25 @@ def reference(tmp_path_factory: pytest.TempPathFactory) -> dict:
     return json.loads(Path(out).read_text())
 
 
-async def served(base_url: str, prompts: list[str]) -> dict[str, list[dict]]:
-    """Every prompt under every budget, all at once, greedy, through /v1/completions."""
+async def served(
+    base_url: str,
+    prompts: list[str] | list[list[int]],
+    budgets: dict[str, dict[str, int]] = ORACLE_BUDGETS,
+    max_tokens: int | None = None,
+) -> dict[str, list[dict]]:
+    """Every prompt (text or ids) under every budget, all at once, greedy, through /v1/completions."""
     async with httpx.AsyncClient(base_url=base_url, timeout=300) as client:
 
-        async def one(prompt: str, fields: dict[str, int]) -> dict:
-            body = {"prompt": prompt, "max_tokens": None, "temperature": 0, **fields}
+        async def one(prompt: str | list[int], fields: dict[str, int]) -> dict:
+            body = {"prompt": prompt, "max_tokens": max_tokens, "temperature": 0, **fields}
             response = await client.post("/v1/completions", json=body)
             assert response.status_code == 200, response.text
             payload = response.json()
             return {"text": payload["choices"][0]["text"], "tokens": payload["usage"]["completion_tokens"],
                     "report": payload["choices"][0]["thinking_budget"]}  # fmt: skip
 
-        names = list(ORACLE_BUDGETS)
-        results = await asyncio.gather(*(one(p, ORACLE_BUDGETS[n]) for n in names for p in prompts))
+        names = list(budgets)
+        results = await asyncio.gather(*(one(p, budgets[n]) for n in names for p in prompts))
     return {name: results[i * len(prompts) : (i + 1) * len(prompts)] for i, name in enumerate(names)}
 
 

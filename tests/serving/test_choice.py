@@ -14,9 +14,9 @@ from server.engine.types import ChoiceOutput, TokenLogprob
 from server.ops.settings import SHIPPED_MODEL
 from server.serving.choice import ChoiceOptions, ChoiceTrack, Position, Step
 from server.thinking.budget import Budget, Kind, decide
-from server.thinking.formats import resolve_thinking_tokens
 from server.thinking.plan import GenerationPlan
 from server.thinking.spec import BudgetSpec, to_budget
+from server.thinking.tokens import resolve_thinking_tokens
 from server.thinking.tracker import TokenTracker
 from tests.fakes import FakeEngine
 

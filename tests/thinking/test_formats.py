@@ -1,34 +1,20 @@
-"""Thinking formats: which token ends the thinking, and what a forced end writes."""
+"""Thinking formats: what a forced end writes, what a prompt did with the thinking, vLLM's parser names."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import httpx
 import pytest
-from transformers import AutoTokenizer
 
-from bench.server_process import running_server
-from server.ops.settings import SHIPPED_MODEL
-from server.thinking.formats import FORMATS, ThinkingFormatError, resolve_thinking_tokens
+from server.thinking.formats import (
+    FORMATS,
+    REASONING_PARSERS,
+    UNSUPPORTED_PARSERS,
+    PromptThinking,
+    prompt_thinking,
+)
 from server.thinking.reasoning import split_reasoning
-from server.thinking.spec import BudgetSpec, to_budget
 
-TOKENIZER = AutoTokenizer.from_pretrained(SHIPPED_MODEL)
-
-
-def test_auto_picks_think_when_the_tokenizer_has_it() -> None:
-    tokens = resolve_thinking_tokens(TOKENIZER)
-    assert tokens.format.name == "think" and TOKENIZER.decode([tokens.end]) == "</think>"
-    assert tokens.skip_special_tokens  # </think> shows in the text
-
-
-def test_s1_ends_the_thinking_at_im_start_and_keeps_special_tokens_visible() -> None:
-    tokens = resolve_thinking_tokens(TOKENIZER, "s1")
-    assert TOKENIZER.decode([tokens.end]) == "<|im_start|>" and not tokens.skip_special_tokens
-    budget = to_budget(BudgetSpec(0, 4, 0, "Wait", "Final Answer:"), tokens, TOKENIZER)
-    assert TOKENIZER.decode(list(budget.closing)) == "<|im_start|>answer\nFinal Answer:"
-    assert budget.start == tuple(TOKENIZER.encode("<|im_start|>think", add_special_tokens=False))
+THINK, END, NL, USER = 10, 11, 1, 2  # token ids: <think>, </think>, "\n\n", any other token
+IM_START, WORD_THINK = 20, 21  # s1: <|im_start|> (also its end token), "think"
 
 
 def test_s1_text_splits_at_the_answer_delimiter() -> None:
@@ -36,31 +22,38 @@ def test_s1_text_splits_at_the_answer_delimiter() -> None:
     assert split_reasoning(text, FORMATS["s1"].delimiters, thinking=False) == ("\n12+34: 46", "Final Answer: 46")
 
 
-def test_a_tokenizer_without_the_end_token_fails_at_startup() -> None:
-    class Plain:
-        eos_token_id = 0
-
-        def encode(self, text: str, add_special_tokens: bool = False) -> list[int]:
-            return list(text.encode())
-
-        def decode(self, ids: list[int], skip_special_tokens: bool = False) -> str:
-            return bytes(ids).decode()
-
-    with pytest.raises(ThinkingFormatError, match="--thinking-format"):
-        resolve_thinking_tokens(Plain())
+def test_the_closing_writes_the_rest_of_the_delimiter_then_the_answer_prefix() -> None:
+    assert FORMATS["s1"].closing_text("Final Answer:") == "answer\nFinal Answer:"
+    assert FORMATS["think"].closing_text("Final Answer:") == "\n\nFinal Answer:"
+    assert FORMATS["mistral"].closing_text("") == ""
 
 
-@pytest.fixture(scope="module")
-def s1_server() -> Iterator[str]:
-    with running_server("--thinking-format", "s1") as url:
-        yield url
+@pytest.mark.parametrize(
+    ("prompt", "state"),
+    [
+        ([USER, USER, THINK, NL], PromptThinking.OPEN),  # Qwen3.5, DeepSeek-R1: "<think>\n"
+        ([USER, USER, THINK], PromptThinking.OPEN),
+        ([USER, THINK, NL, END, NL], PromptThinking.CLOSED),  # enable_thinking: false
+        ([USER, USER, END], PromptThinking.CLOSED),  # DeepSeek V3.1 non-thinking: "<｜Assistant｜></think>"  # noqa: RUF003
+        ([USER, USER, USER], PromptThinking.NONE),  # Qwen3 hybrid: the model writes <think>
+        ([THINK, NL, END, NL] + [USER] * 6, PromptThinking.NONE),  # an earlier turn's thinking is history
+        ([], PromptThinking.NONE),
+    ],
+)
+def test_the_prompt_tail_tells_open_closed_or_neither(prompt: list[int], state: PromptThinking) -> None:
+    assert prompt_thinking(prompt, (THINK,), END) is state
 
 
-@pytest.mark.engine
-def test_s1_format_forces_its_own_closing_on_the_real_engine(s1_server: str) -> None:
-    prompt = "<|im_start|>user\n12+34<|im_end|>\n<|im_start|>assistant\n<|im_start|>think\n"
-    body = {"prompt": prompt, "max_tokens": 40, "temperature": 0, "max_thinking_tokens": 4}
-    choice = httpx.post(f"{s1_server}/v1/completions", json=body, timeout=120).json()["choices"][0]
-    assert choice["thinking_budget"] == {"thinking_tokens": 4, "waits": 0, "forced_end": True}
-    thinking, _, answer = choice["text"].partition("<|im_start|>answer\nFinal Answer:")
-    assert len(TOKENIZER.encode(thinking, add_special_tokens=False)) == 4 and answer
+def test_s1_end_token_is_its_start_token_and_does_not_close_the_prompt() -> None:
+    start = (IM_START, WORD_THINK)
+    assert prompt_thinking([USER, IM_START, USER, NL, IM_START, WORD_THINK], start, IM_START) is PromptThinking.OPEN
+    assert prompt_thinking([USER, NL, IM_START, USER, NL], start, IM_START) is PromptThinking.NONE
+
+
+def test_every_parser_name_is_one_vllm_registers() -> None:
+    """A parser renamed or removed in vLLM fails here, not on a user's command line."""
+    from vllm.reasoning import ReasoningParserManager
+
+    registered = set(ReasoningParserManager.list_registered())
+    assert set(REASONING_PARSERS) | set(UNSUPPORTED_PARSERS) <= registered
+    assert set(REASONING_PARSERS.values()) <= set(FORMATS)
