@@ -48,7 +48,11 @@ def params_for(llm: Any, fields: dict[str, int] | None, tokens: int) -> Any:
     from vllm import SamplingParams
 
     extra = budget_extra_args(llm, fields) if fields else None
-    return SamplingParams(temperature=0.0, max_tokens=tokens, min_tokens=tokens, ignore_eos=True, extra_args=extra)
+    # No detokenizing: its cost depends on which tokens come out (a forced Wait detokenizes faster than random
+    # multi-byte text), and on two cores it competes with the engine; the processor's cost is the question here.
+    return SamplingParams(
+        temperature=0.0, max_tokens=tokens, min_tokens=tokens, ignore_eos=True, extra_args=extra, detokenize=False
+    )
 
 
 def measure(concurrency: int, tokens: int, repeats: int, model: str = "") -> list[dict[str, Any]]:
