@@ -5,7 +5,7 @@ model in a temporary directory, starts ``vllm.LLM`` on it (CPU defaults, as the 
 offline benchmarks), decodes the held-out addition questions greedily through the chat template, and
 reports per family the build and engine-start seconds, the share of completions with the end token
 and with EOS, and their positions (tokens from the first generated one). This is the evidence behind
-``circuit``'s constants; the engine test repeats a small part of it in CI.
+``circuit``'s constants; ``tests/e2e/test_families.py`` checks the behaviour through the server in CI.
 """
 
 from __future__ import annotations

@@ -134,8 +134,9 @@ def test_logprobs_and_stop_strings_cover_the_answer_only(served: Served) -> None
     answer, logprobs = choice["message"]["content"] or "", choice["logprobs"]
     # The thinking's tokens (and a <think> the model wrote), none of the closing's; the answer's, without the
     # dropped answer prefix.
-    wrote_start = served.family == "qwen3"
+    wrote_start = served.family == "qwen3"  # Qwen3's model opens its own thinking, as the real one does
     assert len(logprobs["reasoning"]) == choice["thinking_budget"]["thinking_tokens"] + wrote_start
+    assert (logprobs["reasoning"][0]["token"] == "<think>") == wrote_start
     assert not answer.startswith("Final Answer:")
     assert "".join(entry["token"] for entry in logprobs["content"] or []).strip() != "" or not answer.strip()
     words = answer.split()  # a stop string without white space: the answer's first spaces were stripped
@@ -152,3 +153,6 @@ def test_the_template_switch_turns_the_thinking_and_the_budget_off(served: Serve
         pytest.skip(f"{served.family}'s chat template has no thinking switch")
     choice = chat(served.url, max_thinking_tokens=8, chat_template_kwargs={switch: False})["choices"][0]
     assert choice["thinking_budget"]["thinking_off"] is True
+    # No thinking at all: the model answers and stops by itself (well before max_tokens).
+    assert "reasoning_content" not in choice["message"] and choice["message"]["content"]
+    assert choice["finish_reason"] == "stop"
