@@ -41,6 +41,20 @@ class ForcingTokens:
     wait: tuple[int, ...]
     answer_prefix: tuple[int, ...]  # what follows the end token when the maximum forces it
 
+    @classmethod
+    def from_tokenizer(
+        cls, tokenizer: Any, end: str = "</think>", wait: str = "Wait", answer_prefix: str = "\n\nFinal Answer:"
+    ) -> ForcingTokens:
+        (end_id,) = tokenizer.encode(end, add_special_tokens=False)
+        eos = {tokenizer.eos_token_id, *tokenizer.convert_tokens_to_ids(["<|endoftext|>"])}
+        eos.discard(None)
+        return cls(
+            end=end_id,
+            stops=(end_id, *sorted(eos)),
+            wait=tuple(tokenizer.encode(wait, add_special_tokens=False)),
+            answer_prefix=tuple(tokenizer.encode(answer_prefix, add_special_tokens=False)),
+        )
+
 
 @dataclass
 class Trace:

@@ -28,9 +28,9 @@ from typing import Any
 
 from tqdm import tqdm
 
-from bench.offline import budget_extra_args, chat_prompts, load_llm, thinking_tokens, timed_generate
+from bench.offline import budget_extra_args, chat_prompts, load_llm, timed_generate
 from bench.report import RESULTS, markdown_table, ratio_bars, write_results
-from bench.s1_reference import as_budget, forcing_tokens, run_reference
+from bench.s1_reference import ForcingTokens, as_budget, run_reference
 
 BUDGETS: dict[str, dict[str, int]] = {
     "waits-1": {"min_thinking_waits": 1},
@@ -58,7 +58,7 @@ def run_ours(llm: Any, prompts: list[list[int]], fields: dict[str, int]) -> tupl
 
 
 def run_s1(llm: Any, prompts: list[list[int]], fields: dict[str, int]) -> tuple[float, list[list[int]]]:
-    tokens = forcing_tokens(llm.get_tokenizer(), thinking_tokens(llm))
+    tokens = ForcingTokens.from_tokenizer(llm.get_tokenizer())
     started = time.perf_counter()
     traces = run_reference(llm, prompts, as_budget(fields), tokens, max_answer_tokens=MAX_TOKENS)
     return time.perf_counter() - started, [t.output_ids for t in traces]
@@ -86,7 +86,7 @@ def measure(name: str, llm: Any, prompts: list[list[int]], fields: dict[str, int
         for method in names[r % 3 :] + names[: r % 3]:
             walls[method].append(methods[method]()[0])
     wall = {method: statistics.median(times) for method, times in walls.items()}
-    end = thinking_tokens(llm).end
+    end = ForcingTokens.from_tokenizer(llm.get_tokenizer()).end
     thinking = [o.index(end) if end in o else len(o) for o in ours]
     return {
         "budget": name,

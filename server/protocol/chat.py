@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer
 
 from server.protocol.common import ChoiceBase, RequestModel, ResponseBase, SamplingFields, Usage, absent
 
@@ -90,8 +90,16 @@ class _Said(BaseModel):
 
     role: Literal["assistant"] | None = None  # first in the JSON, as OpenAI sends it
     content: str | None = None
-    reasoning: str | None = Field(None, exclude_if=absent)
-    reasoning_content: str | None = Field(None, exclude_if=absent)
+    reasoning: str | None = None
+    reasoning_content: str | None = None
+
+    @model_serializer(mode="wrap")
+    def _omit_unused_reasoning_fields(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data: dict[str, Any] = handler(self)
+        for name in ("reasoning", "reasoning_content"):
+            if data.get(name) is None:
+                data.pop(name, None)
+        return data
 
 
 class AssistantMessage(_Said):

@@ -30,7 +30,6 @@ pytestmark = pytest.mark.engine
 
 PROBLEMS = 8
 CAP = 160  # max_tokens of every request: thinking + closing + answer (the reference caps the answer alone)
-CHAT = {"messages": [{"role": "user", "content": "What is 482 + 397?"}], "max_tokens": CAP, "temperature": 0}
 FAMILIES = ["qwen3", "qwen3.5", "deepseek-v4", "s1"]
 
 
@@ -96,14 +95,16 @@ def test_eos_inside_the_thinking_is_an_attempt_to_end(served: Served) -> None:
 
 
 def chat(url: str, **fields: object) -> dict:
-    response = httpx.post(f"{url}/v1/chat/completions", json={**CHAT, **fields}, timeout=120)
+    body = {"messages": [{"role": "user", "content": "What is 482 + 397?"}], "max_tokens": CAP, "temperature": 0}
+    response = httpx.post(f"{url}/v1/chat/completions", json={**body, **fields}, timeout=120)
     assert response.status_code == 200, response.text
     return response.json()
 
 
 def streamed(url: str, **fields: object) -> tuple[str, str]:
+    body = {"messages": [{"role": "user", "content": "What is 482 + 397?"}], "max_tokens": CAP, "temperature": 0}
     reasoning, content = [], []
-    with httpx.stream("POST", f"{url}/v1/chat/completions", json={**CHAT, **fields, "stream": True}, timeout=120) as r:
+    with httpx.stream("POST", f"{url}/v1/chat/completions", json={**body, **fields, "stream": True}, timeout=120) as r:
         for line in r.iter_lines():
             if line.startswith("data: {"):
                 for choice in json.loads(line[6:])["choices"]:
