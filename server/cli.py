@@ -37,7 +37,10 @@ SERVER_FLAGS = (
     "api_key", "api_key_file", "auth_paths", "max_concurrent_requests", "max_request_bytes", "max_messages",
     "shutdown_grace_period", "keep_alive_timeout", "reasoning_field", "include_answer_prefix",
     "allowed_origins", "allowed_methods", "allowed_headers", "allow_credentials",
+    "enable_auto_tool_choice", "tool_call_parser", "tool_parser_plugin",
 )  # fmt: skip
+# The shipped model writes hermes tool calls (<tool_call>{"name": …, "arguments": …}</tool_call>): served with tools on.
+SHIPPED_TOOLS = {"enable_auto_tool_choice": True, "tool_call_parser": "hermes"}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -98,6 +101,15 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="Keep a forced answer prefix (Final Answer:) in the answer; requests override it (default: left out).",
     )
+    tools = parser.add_argument_group("tools", "Tool calling, as `vllm serve` takes it (on for the shipped model).")
+    tools.add_argument(
+        "--enable-auto-tool-choice",
+        action="store_true",
+        default=None,
+        help='tool_choice "auto" (the default with tools): the model decides to call; needs --tool-call-parser.',
+    )
+    tools.add_argument("--tool-call-parser", help="vLLM's tool parser for the model's format (hermes, qwen3_xml, …).")
+    tools.add_argument("--tool-parser-plugin", help="A Python file that registers a tool parser of your own.")
     AsyncEngineArgs.add_cli_args(parser)
     parser.set_defaults(model=str(SHIPPED_MODEL), **(CPU_DEFAULTS if current_platform.is_cpu() else {}))
     return parser
@@ -113,6 +125,8 @@ def parse(argv: list[str] | None = None) -> tuple[Settings, Any]:
     if args.served_model_name is None and args.model == str(SHIPPED_MODEL):
         args.served_model_name = [SHIPPED_MODEL_NAME]
     overrides = {name: getattr(args, name) for name in SERVER_FLAGS}
+    if args.model == str(SHIPPED_MODEL) and args.tool_call_parser is None and args.enable_auto_tool_choice is None:
+        overrides.update(SHIPPED_TOOLS)
     settings = Settings(**{name: value for name, value in overrides.items() if value is not None})
     engine_args = AsyncEngineArgs.from_cli_args(args)
     return settings, engine_args
@@ -184,7 +198,7 @@ def main(argv: list[str] | None = None) -> None:
     from server.engine.vllm_engine import run_vllm_engine
 
     lifecycle = Lifecycle.of(settings)
-    app = create_app(settings, functools.partial(run_vllm_engine, engine_args), lifecycle)
+    app = create_app(settings, functools.partial(run_vllm_engine, engine_args, settings.format_choice()), lifecycle)
     config = uvicorn.Config(
         app,
         host=settings.host,

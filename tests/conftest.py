@@ -24,5 +24,7 @@ def engine() -> FakeEngine:
 
 @pytest.fixture
 def client(engine: FakeEngine) -> Iterator[TestClient]:
-    with TestClient(create_app(Settings(), engine.lifetime)) as test_client:
+    # As the shipped model is served: tool_choice "auto" read by vLLM's hermes parser.
+    settings = Settings(enable_auto_tool_choice=True, tool_call_parser="hermes")
+    with TestClient(create_app(settings, engine.lifetime)) as test_client:
         yield test_client

@@ -2,7 +2,8 @@
 
 Runs s1's reference procedure (``bench.s1_reference``) on the real vLLM engine,
 greedy, for 0, 1, 2 forced Waits, and prints accuracy, well-formed share and mean
-thinking tokens per setting (also as JSON with ``--json``).
+thinking tokens per setting (also as JSON with ``--json``). With ``--skills``, the rates
+of the other skills instead (tool calls, tool results, JSON answers: ``tinymodel.skills``).
 """
 
 from __future__ import annotations
@@ -54,14 +55,29 @@ def evaluate(model: str, problems: int, waits: list[int]) -> list[dict[str, floa
     return rows
 
 
+def skills(model: str, problems: int) -> dict[str, float]:
+    from vllm import LLM
+
+    from tinymodel.skills import evaluate_skills
+
+    rates = evaluate_skills(LLM(model, gpu_memory_utilization=0.2, enforce_eager=True, seed=0), problems)
+    for name, rate in rates.items():
+        print(f"{rate:7.1%}  {name}", flush=True)
+    return rates
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default=str(SHIPPED_MODEL))
     parser.add_argument("--problems", type=int, default=500)
     parser.add_argument("--waits", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--json", type=Path, help="Also write the rows here.")
+    parser.add_argument("--skills", action="store_true", help="Tool-call and JSON rates instead.")
     args = parser.parse_args()
-    rows = evaluate(args.model, args.problems, args.waits)
+    if args.skills:
+        rows = skills(args.model, args.problems)
+    else:
+        rows = evaluate(args.model, args.problems, args.waits)
     if args.json:
         args.json.write_text(json.dumps(rows, indent=2) + "\n")
 

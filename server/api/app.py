@@ -60,6 +60,7 @@ def create_app(settings: Settings, engine: EngineLifetime, lifecycle: Lifecycle 
             watch = asyncio.create_task(_watch_engine(running, lifecycle))
             names = ", ".join(running.model_names)
             logger.info("%s", app.state.context.thinking.describe())
+            logger.info("%s", app.state.context.describe_tools())
             logger.info("serving %s on http://%s:%d", names, settings.host, settings.port)
             try:
                 yield

@@ -13,6 +13,19 @@ from typing import Any, Protocol
 
 
 @dataclass(frozen=True)
+class Constraint:
+    """A grammar the answer must follow (vLLM's structured outputs), applied once the thinking has ended.
+
+    ``kind`` names the one constraint, as vLLM's ``StructuredOutputsParams`` spells it (json, regex, choice,
+    grammar, json_object, structural_tag); ``options`` are its other settings (disable_any_whitespace, …).
+    """
+
+    kind: str
+    value: Any
+    options: tuple[tuple[str, Any], ...] = ()
+
+
+@dataclass(frozen=True)
 class Sampling:
     """How to decode one prompt; plain values, checked by the serving layer before they get here."""
 
@@ -35,6 +48,32 @@ class Sampling:
     skip_special_tokens: bool = True
     deltas: bool = False  # an output per step with the new tokens; else one output at the end
     extra_args: dict[str, Any] | None = None  # for the budget's logits processor
+    constraint: Constraint | None = None
+
+
+@dataclass(frozen=True)
+class FunctionCall:
+    """A tool call found in an answer: the function's name and its arguments as JSON text."""
+
+    name: str
+    arguments: str
+    id: str | None = None  # the parser's own id, when the model's format carries one
+
+
+class ToolCallParser(Protocol):
+    """Finds the tool calls in an answer's text (vLLM's tool parsers behind it: :mod:`server.engine.tool_calls`)."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def start_marker(self) -> str | None:
+        """The text that opens a tool call (``<tool_call>``), when the format has one."""
+        ...
+
+    def parse(self, text: str, tools: list[dict[str, Any]]) -> tuple[str | None, list[FunctionCall]]:
+        """The answer's text without its tool calls (None: nothing else), and the calls in order."""
+        ...
 
 
 @dataclass(frozen=True)

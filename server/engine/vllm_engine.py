@@ -14,12 +14,22 @@ from contextlib import aclosing, asynccontextmanager
 from dataclasses import fields
 from typing import TYPE_CHECKING, Any
 
-from server.engine.types import ChoiceOutput, EngineOutput, EngineRequest, Logprobs, Sampling, TokenLogprob
+from server.engine.types import (
+    ChoiceOutput,
+    Constraint,
+    EngineOutput,
+    EngineRequest,
+    Logprobs,
+    Sampling,
+    TokenLogprob,
+)
 from server.protocol.errors import APIError, engine_unavailable
+from server.thinking.tokens import FormatChoice
 
 if TYPE_CHECKING:
     from vllm import CompletionOutput, RequestOutput, SamplingParams
     from vllm.engine.arg_utils import AsyncEngineArgs
+    from vllm.sampling_params import StructuredOutputsParams
     from vllm.v1.engine.async_llm import AsyncLLM
 
 
@@ -32,16 +42,19 @@ class VllmEngine:
         self._tokenizer = llm.get_tokenizer()
 
     @classmethod
-    def start(cls, args: AsyncEngineArgs) -> VllmEngine:
-        """Build the engine's configuration, register the budget processor its model runner takes, start it."""
+    def start(cls, args: AsyncEngineArgs, thinking: FormatChoice | None = None) -> VllmEngine:
+        """Build the engine's configuration, register the budget processor its model runner takes, give
+        structured outputs the end of thinking (``thinking``: the delimiters the command line chose), start it."""
         from vllm.usage.usage_lib import UsageContext
         from vllm.v1.engine.async_llm import AsyncLLM
 
+        from server.engine import reasoning_gate
         from server.engine.forcing.runner import register
 
         usage = UsageContext.OPENAI_API_SERVER
         config = args.create_engine_config(usage)
         register(config)
+        reasoning_gate.install(config, thinking or FormatChoice())
         llm = AsyncLLM.from_vllm_config(
             config,
             usage_context=usage,
@@ -99,12 +112,24 @@ def sampling_params(sampling: Sampling) -> SamplingParams:
     from vllm import SamplingParams
     from vllm.sampling_params import RequestOutputKind
 
-    spelled_otherwise = ("stop", "stop_token_ids", "deltas")
+    spelled_otherwise = ("stop", "stop_token_ids", "deltas", "constraint")
     same = {f.name: getattr(sampling, f.name) for f in fields(sampling) if f.name not in spelled_otherwise}
     kind = RequestOutputKind.DELTA if sampling.deltas else RequestOutputKind.FINAL_ONLY
     return SamplingParams(
-        **same, stop=list(sampling.stop) or None, stop_token_ids=list(sampling.stop_token_ids), output_kind=kind
+        **same,
+        stop=list(sampling.stop) or None,
+        stop_token_ids=list(sampling.stop_token_ids),
+        output_kind=kind,
+        structured_outputs=structured_outputs(sampling.constraint),
     )
+
+
+def structured_outputs(constraint: Constraint | None) -> StructuredOutputsParams | None:
+    from vllm.sampling_params import StructuredOutputsParams
+
+    if constraint is None:
+        return None
+    return StructuredOutputsParams(**{constraint.kind: constraint.value}, **dict(constraint.options))
 
 
 def engine_output(output: RequestOutput) -> EngineOutput:
@@ -131,9 +156,9 @@ def eos_token_ids(model_config: Any, tokenizer: Any) -> set[int]:
 
 
 @asynccontextmanager
-async def run_vllm_engine(args: AsyncEngineArgs) -> AsyncIterator[VllmEngine]:
+async def run_vllm_engine(args: AsyncEngineArgs, thinking: FormatChoice | None = None) -> AsyncIterator[VllmEngine]:
     """Start the engine (weights load, KV cache allocation), yield it, shut it down."""
-    engine = VllmEngine.start(args)
+    engine = VllmEngine.start(args, thinking)
     stats = asyncio.create_task(_log_stats_forever(engine)) if not args.disable_log_stats else None
     try:
         yield engine

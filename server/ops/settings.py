@@ -54,6 +54,11 @@ class Settings(BaseSettings):
     thinking_answer_prefix: str = "Final Answer:"
     reasoning_effort_budgets: dict[str, int | None] = Field(default_factory=lambda: dict(EFFORT_BUDGETS))
 
+    # Tool calling, with `vllm serve`'s flags (README "Tools and structured outputs").
+    enable_auto_tool_choice: bool = Field(False, description='tool_choice "auto": the model decides, a parser reads.')
+    tool_call_parser: str | None = Field(None, description="vLLM's tool parser that reads the model's tool calls.")
+    tool_parser_plugin: str | None = Field(None, description="A file that registers a tool parser of your own.")
+
     # How chat responses show the thinking (README "Thinking and answer").
     reasoning_field: Literal["reasoning_content", "reasoning", "both"] = Field(
         "reasoning_content", description="Where messages and deltas carry the thinking."

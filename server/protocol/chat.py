@@ -7,6 +7,20 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer
 
 from server.protocol.common import ChoiceBase, RequestModel, ResponseBase, SamplingFields, Usage, absent
+from server.protocol.tools import (
+    DeltaFunctionCall,
+    DeltaToolCall,
+    FunctionCallChoice,
+    FunctionCallIn,
+    FunctionCallOut,
+    FunctionDefinition,
+    ResponseFormat,
+    StructuredOutputs,
+    Tool,
+    ToolCallIn,
+    ToolCallOut,
+    ToolChoice,
+)
 
 
 class ContentPart(RequestModel):
@@ -22,10 +36,11 @@ class ChatMessage(RequestModel):
     role: Literal["system", "developer", "user", "assistant", "tool", "function"]
     content: str | list[ContentPart] | None = None
     name: str | None = Field(None, description="Passed to the chat template.")
-    # Tool-calling history; refused until this server calls tools.
-    tool_calls: list[Any] | None = None
-    tool_call_id: str | None = None
-    function_call: Any = None
+    tool_calls: list[ToolCallIn] | None = Field(None, description="An assistant's calls, rendered by the template.")
+    tool_call_id: str | None = Field(None, description="A tool message: the call it answers.")
+    function_call: FunctionCallIn | None = Field(None, description="Legacy: an assistant's one function call.")
+    reasoning_content: str | None = Field(None, description="An assistant's thinking, for templates that keep it.")
+    reasoning: str | None = Field(None, description="The same, as some clients name it.")
 
     def text(self) -> str:
         if isinstance(self.content, list):
@@ -44,14 +59,16 @@ class ChatCompletionRequest(SamplingFields):
         "reasoning_effort is passed too unless set here.",
     )
     top_logprobs: int | None = Field(None, ge=0, le=20)
-    # OpenAI's fields for what this server does not do (yet): each is refused with a 400 naming it
+    # Tools and structured outputs (README "Tools and structured outputs").
+    tools: list[Tool] | None = Field(None, description="Functions the model may call.")
+    tool_choice: ToolChoice | None = Field(None, description="none, auto (default with tools), required, or named.")
+    parallel_tool_calls: bool | None = Field(None, description="false: at most one call per answer.")
+    functions: list[FunctionDefinition] | None = Field(None, description="Legacy tools (answered as function_call).")
+    function_call: FunctionCallChoice | None = Field(None, description="Legacy tool_choice.")
+    response_format: ResponseFormat | None = Field(None, description="json_object / json_schema after the thinking.")
+    structured_outputs: StructuredOutputs | None = Field(None, description="vLLM's grammars after the thinking.")
+    # OpenAI's fields for what this server does not do: each is refused with a 400 naming it
     # unless it asks for nothing (README "API").
-    tools: list[Any] | None = None
-    tool_choice: Any = Field(None, description='Only "none".')
-    parallel_tool_calls: bool | None = None
-    functions: list[Any] | None = None
-    function_call: Any = Field(None, description='Only "none".')
-    response_format: Any = Field(None, description='Only {"type": "text"}.')
     modalities: list[str] | None = Field(None, description='Only ["text"].')
     audio: Any = None
     prediction: Any = None
@@ -104,6 +121,8 @@ class _Said(BaseModel):
 
 class AssistantMessage(_Said):
     role: Literal["assistant"] = "assistant"  # type: ignore[assignment]  # always there in a message
+    tool_calls: list[ToolCallOut] | None = Field(None, exclude_if=absent)
+    function_call: FunctionCallOut | None = Field(None, exclude_if=absent, description="Legacy functions only.")
 
 
 class ChatChoice(ChoiceBase):
@@ -122,6 +141,9 @@ class ChatCompletion(ResponseBase):
 
 class Delta(_Said):
     """A stream delta: ``role`` in the first chunk only."""
+
+    tool_calls: list[DeltaToolCall] | None = Field(None, exclude_if=absent)
+    function_call: DeltaFunctionCall | None = Field(None, exclude_if=absent, description="Legacy functions only.")
 
 
 class ChunkChoice(ChoiceBase):

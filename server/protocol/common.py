@@ -149,7 +149,7 @@ def usage(prompt_tokens: int, completion_tokens: int, reasoning_tokens: int) -> 
     )
 
 
-FinishReason = Literal["stop", "length", "abort"] | None
+FinishReason = Literal["stop", "length", "abort", "tool_calls", "function_call"] | None
 
 
 class ResponseBase(BaseModel):

@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from server.protocol.common import ChoiceBase, ResponseBase, SamplingFields, Usage, absent
+from server.protocol.tools import ResponseFormat, StructuredOutputs
 
 
 class CompletionRequest(SamplingFields):
@@ -18,6 +19,8 @@ class CompletionRequest(SamplingFields):
     echo: bool = False
     best_of: int | None = Field(None, ge=1, description="Only equal to n: the engine returns every choice it makes.")
     suffix: str | None = Field(None, description="Not supported (no fill-in-the-middle); only empty.")
+    response_format: ResponseFormat | None = Field(None, description="vLLM's: json_object / json_schema.")
+    structured_outputs: StructuredOutputs | None = Field(None, description="vLLM's grammars after the thinking.")
 
 
 class CompletionLogprobs(BaseModel):

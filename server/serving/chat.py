@@ -25,6 +25,7 @@ from server.serving.context import ServerContext
 from server.serving.generate import Generation, collect, stream
 from server.serving.logprobs import chat_logprobs
 from server.serving.plan import Plan
+from server.serving.tool_output import CallHold, delta_fields, finish_reason, message_fields
 
 
 def _reasoning(context: ServerContext, text: str | None) -> dict[str, Any]:
@@ -43,19 +44,22 @@ def _logprobs(context: ServerContext, plan: Plan, step: Step) -> ChoiceLogprobs 
     )
 
 
+def _choice(context: ServerContext, plan: Plan, step: Step) -> ChatChoice:
+    content, calls = plan.tools.calls(step.content) if plan.tools else (step.content, [])
+    said = _reasoning(context, step.reasoning or None) | (message_fields(plan.tools, calls) if plan.tools else {})
+    return ChatChoice(
+        index=step.index,
+        message=AssistantMessage(content=content or None, **said),
+        logprobs=_logprobs(context, plan, step),
+        finish_reason=finish_reason(plan.tools, step.finish_reason, calls),
+        thinking_budget=step.budget,
+        token_ids=step.token_ids if plan.return_token_ids else None,
+    )
+
+
 async def complete(plan: Plan, context: ServerContext) -> ChatCompletion:
     generation = Generation(plan, context)
-    choices = [
-        ChatChoice(
-            index=step.index,
-            message=AssistantMessage(content=step.content or None, **_reasoning(context, step.reasoning or None)),
-            logprobs=_logprobs(context, plan, step),
-            finish_reason=step.finish_reason,
-            thinking_budget=step.budget,
-            token_ids=step.token_ids if plan.return_token_ids else None,
-        )
-        for step in await collect(generation)
-    ]
+    choices = [_choice(context, plan, step) for step in await collect(generation)]
     prompt = plan.prompts[0] if plan.return_token_ids else None
     return ChatCompletion(
         id=plan.request_id, model=plan.model, choices=choices, usage=generation.usage(), prompt_token_ids=prompt
@@ -71,19 +75,29 @@ def chunks(plan: Plan, context: ServerContext) -> AsyncIterator[ChatCompletionCh
     def ids(step: Step) -> list[int] | None:
         return step.token_ids if plan.return_token_ids else None
 
+    tools = plan.tools
+    holds = [CallHold(tools) for _ in range(plan.n * len(plan.prompts))] if tools and tools.shapes_answer else None
+
     def render(step: Step) -> list[ChatCompletionChunk]:
         out = []
         logprobs = _logprobs(context, plan, step)
-        if step.reasoning or step.content or (logprobs and (logprobs.content or logprobs.reasoning)):
-            delta = Delta(content=step.content or None, **_reasoning(context, step.reasoning or None))
+        content = holds[step.index].feed(step.content) if holds else step.content
+        if step.reasoning or content or (logprobs and (logprobs.content or logprobs.reasoning)):
+            delta = Delta(content=content or None, **_reasoning(context, step.reasoning or None))
             out.append(chunk(ChunkChoice(index=step.index, delta=delta, logprobs=logprobs, token_ids=ids(step))))
         elif plan.return_token_ids and step.token_ids:  # a delimiter's or a special token's: no text, but a token
             out.append(chunk(ChunkChoice(index=step.index, delta=Delta(), token_ids=ids(step))))
-        if step.finish_reason is not None:
-            finish = ChunkChoice(
-                index=step.index, delta=Delta(), finish_reason=step.finish_reason, thinking_budget=step.budget
-            )
-            out.append(chunk(finish))
+        if step.finish_reason is None:
+            return out
+        reason = step.finish_reason
+        if holds and tools:
+            rest, calls = holds[step.index].finish()
+            if rest or calls:
+                delta = Delta(content=rest or None, **delta_fields(tools, calls))
+                out.append(chunk(ChunkChoice(index=step.index, delta=delta)))
+            reason = finish_reason(tools, reason, calls)
+        finish = ChunkChoice(index=step.index, delta=Delta(), finish_reason=reason, thinking_budget=step.budget)
+        out.append(chunk(finish))
         return out
 
     role = [chunk(*(ChunkChoice(index=i, delta=Delta(role="assistant", content="")) for i in range(plan.n)))]

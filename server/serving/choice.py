@@ -35,6 +35,7 @@ class ChoiceOptions:
     stop_in_thinking: bool = False  # stop strings may match inside the thinking too
     drop_answer_prefix: str = ""  # a forced answer prefix to leave out of the answer ("" keeps it)
     skip_special_tokens: bool = True
+    call_opener: str = ""  # a tool call opened in the thinking ends it (tool_choice "auto", one-token opener)
 
 
 @dataclass(slots=True)
@@ -93,7 +94,8 @@ class ChoiceTrack:
         cls, tracker: TokenTracker, delimiters: ThinkingDelimiters, options: ChoiceOptions, tokenizer: Any
     ) -> ChoiceTrack:
         scanner = StopScanner(options.stops) if options.stops else None
-        return cls(tracker, ReasoningSplitter(delimiters, tracker.opens_thinking), options, tokenizer, scanner)
+        splitter = ReasoningSplitter(delimiters, tracker.opens_thinking, call_opener=options.call_opener)
+        return cls(tracker, splitter, options, tokenizer, scanner)
 
     def feed(self, output: ChoiceOutput) -> Step | None:
         """One engine delta; None once the choice has finished (a sibling may still be decoding)."""

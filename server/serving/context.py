@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Request
 
-from server.engine.types import Engine
+from server.engine.types import Engine, ToolCallParser
 from server.ops.access_log import note
 from server.ops.metrics import ServerMetrics
 from server.ops.settings import Settings
@@ -29,11 +29,18 @@ class ServerContext:
     metrics: ServerMetrics
     thinking: ThinkingTokens = field(init=False)
     budget_defaults: BudgetDefaults = field(init=False)
+    tool_parser: ToolCallParser | None = field(init=False)  # for tool_choice "auto"
 
     def __post_init__(self) -> None:
         tokens = resolve_thinking_tokens(self.tokenizer, self.settings.format_choice(), self.engine.eos_token_ids)
         self.thinking = tokens
         self.budget_defaults = self.settings.budget_defaults()
+        self.tool_parser = load_tool_parser(self.settings, self.tokenizer)
+
+    def describe_tools(self) -> str:
+        if self.tool_parser is None:
+            return 'tool calls: "required" and named tool choices only (no --enable-auto-tool-choice)'
+        return f"tool calls: read by vLLM's {self.tool_parser.name!r} parser (auto tool choice on)"
 
     @property
     def tokenizer(self) -> Any:
@@ -75,6 +82,17 @@ class ServerContext:
     def require_healthy_engine(self) -> None:
         if not self.engine.is_healthy:
             raise engine_unavailable()
+
+
+def load_tool_parser(settings: Settings, tokenizer: Any) -> ToolCallParser | None:
+    """vLLM's tool parser for ``tool_choice: "auto"``, as ``vllm serve`` takes the flags; fails startup if unusable."""
+    if not settings.enable_auto_tool_choice:
+        return None
+    from server.engine.tool_calls import ToolParserError, VllmToolParser
+
+    if not settings.tool_call_parser:
+        raise ToolParserError("--enable-auto-tool-choice needs --tool-call-parser (the model's tool-call format).")
+    return VllmToolParser(settings.tool_call_parser, tokenizer, settings.tool_parser_plugin)
 
 
 def new_request_id(prefix: str) -> str:

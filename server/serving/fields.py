@@ -22,8 +22,9 @@ logger = logging.getLogger(__name__)
 _logged_unknown: set[str] = set()
 MAX_LOGGED_UNKNOWN = 256  # a client sending random names cannot grow this set (or the log) without bound
 
-TOOLS = "tool calling is not supported by this server yet"
-STRUCTURED = "structured outputs are not supported by this server yet"
+# vLLM's structured-output fields before 0.12: `vllm serve` users may still send them.
+GUIDED = ("guided_json", "guided_regex", "guided_choice", "guided_grammar", "guided_json_object",
+          "guided_decoding_backend", "guided_whitespace_pattern", "structural_tag")  # fmt: skip
 
 
 def _none(value: Any) -> bool:
@@ -38,17 +39,8 @@ def _one_of(*accepted: Any) -> Callable[[Any], bool]:
     return lambda value: value is None or value in accepted
 
 
-def _text_format(value: Any) -> bool:
-    return value is None or (isinstance(value, dict) and value.get("type") == "text")
-
-
 # field -> (what is accepted, why anything else is refused)
 REFUSED: dict[str, tuple[Callable[[Any], bool], str]] = {
-    "tools": (_empty, f"{TOOLS}; send no tools"),
-    "tool_choice": (_one_of("none"), f'{TOOLS}; only "none" is accepted'),
-    "functions": (_empty, f"{TOOLS}; send no functions"),
-    "function_call": (_one_of("none"), f'{TOOLS}; only "none" is accepted'),
-    "response_format": (_text_format, f'{STRUCTURED}; only {{"type": "text"}} is accepted'),
     "modalities": (lambda v: v is None or v == ["text"], 'this model answers in text only; only ["text"]'),
     "audio": (_none, "this model answers in text only"),
     "prediction": (_none, "predicted outputs are not supported"),
@@ -68,7 +60,8 @@ def check_request(request: SamplingFields, limits: Limits, vocab_size: int) -> N
         accepted, why = REFUSED[name]
         if not accepted(getattr(request, name)):
             raise APIError(f"{name}: {why}.", param=name, code="unsupported_parameter")
-    _check_tool_history(request)
+    _check_guided_fields(request)
+    _check_content_parts(request)
     if request.n > limits.max_n:
         raise APIError(f"n is {request.n}; this server allows at most {limits.max_n}.", param="n")
     if request.n > 1 and request.temperature == 0:
@@ -111,18 +104,20 @@ def logit_bias(bias: dict[str, float] | None, vocab_size: int) -> dict[int, floa
     return parsed
 
 
-def _check_tool_history(request: SamplingFields) -> None:
-    """Tool calls and tool results in the history could not be rendered faithfully: refused, not dropped."""
+def _check_guided_fields(request: SamplingFields) -> None:
+    for name in GUIDED:
+        if (request.model_extra or {}).get(name) is not None:
+            raise APIError(
+                f"{name} is vLLM's field before 0.12; send structured_outputs (or response_format) instead.",
+                param=name,
+                code="unsupported_parameter",
+            )
+
+
+def _check_content_parts(request: SamplingFields) -> None:
     if not isinstance(request, ChatCompletionRequest):
         return
     for i, message in enumerate(request.messages):
-        for name in ("tool_calls", "tool_call_id", "function_call"):
-            if getattr(message, name):
-                raise APIError(
-                    f"messages.{i}.{name}: {TOOLS}.", param=f"messages.{i}.{name}", code="unsupported_parameter"
-                )
-        if message.role in ("tool", "function"):
-            raise APIError(f"messages.{i}.role: {TOOLS}.", param=f"messages.{i}.role", code="unsupported_parameter")
         for j, part in enumerate(message.content if isinstance(message.content, list) else []):
             where = f"messages.{i}.content.{j}"
             if part.type != "text":

@@ -32,7 +32,9 @@ class Generation:
         thinking = context.thinking
         self.tracks = [
             ChoiceTrack.create(
-                TokenTracker.of(plan.generations[prompt], thinking.end, thinking.start, context.special_ids),
+                TokenTracker.of(
+                    plan.generations[prompt], thinking.end, thinking.start, context.special_ids, plan.tool_open
+                ),
                 thinking.format.delimiters,
                 plan.choice,
                 context.tokenizer,

@@ -8,19 +8,23 @@ for a request that fails a check: metrics count accepted requests only.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 
-from server.engine.types import EngineRequest, Sampling
+from server.engine.types import Constraint, EngineRequest, Sampling
 from server.protocol.chat import ChatCompletionRequest
 from server.protocol.common import SamplingFields
 from server.protocol.completions import CompletionRequest
+from server.protocol.errors import APIError
 from server.serving.choice import ChoiceOptions
+from server.serving.constraints import request_constraint
 from server.serving.context import ServerContext, new_request_id
 from server.serving.fields import check_request, logit_bias
 from server.serving.limits import check_message_count, check_min_tokens, check_prompt_length, resolve_max_tokens
 from server.serving.prompts import encode_prompts, render_chat, template_kwargs
+from server.serving.tools import ToolPlan, plan_tools
 from server.thinking.budget import Budget
 from server.thinking.formats import PromptThinking, prompt_thinking
 from server.thinking.plan import GenerationPlan
@@ -42,6 +46,8 @@ class Plan:
     stream: bool
     include_usage: bool
     return_token_ids: bool = False
+    tools: ToolPlan | None = None
+    tool_open: int | None = None  # a call's opener, which ends the thinking ("auto" tool choice, one token)
     arrived: float = field(default_factory=time.monotonic)
 
     def prompt_of(self, index: int) -> int:
@@ -53,13 +59,21 @@ async def plan_chat(request: ChatCompletionRequest, context: ServerContext) -> P
     model = context.resolve_model(request.model)
     check_request(request, context.limits, context.vocab_size)
     check_message_count(len(request.messages), context.limits)
+    tools = plan_tools(request, context.tool_parser)
+    tool_constraint = tools.constraint() if tools else None
+    asked = (request.response_format, request.structured_outputs, tool_constraint)
+    constraint = request_constraint(*asked, context.thinking)
     kwargs = template_kwargs(request.chat_template_kwargs, request.reasoning_effort)
-    prompt = await run_in_threadpool(render_chat, context.tokenizer, request.messages, kwargs)
+    template_tools = tools.tools if tools else None
+    prompt = await run_in_threadpool(render_chat, context.tokenizer, request.messages, kwargs, template_tools)
     check_prompt_length(len(prompt), context.limits, "messages")
     param = "max_completion_tokens" if request.max_completion_tokens is not None else "max_tokens"
     cap = resolve_max_tokens(request.token_limit(), len(prompt), context.limits, param)
     logprobs = (request.top_logprobs or 0) if request.logprobs else None
-    return _plan(request, context, new_request_id("chatcmpl"), model, [prompt], [cap], param, logprobs)
+    return _plan(
+        request, context, new_request_id("chatcmpl"), model, [prompt], [cap], param, logprobs,
+        constraint=constraint, tools=tools,
+    )  # fmt: skip
 
 
 async def plan_completion(request: CompletionRequest, context: ServerContext) -> Plan:
@@ -69,7 +83,11 @@ async def plan_completion(request: CompletionRequest, context: ServerContext) ->
     for prompt in prompts:
         check_prompt_length(len(prompt), context.limits, "prompt")
     caps = [resolve_max_tokens(request.max_tokens, len(p), context.limits, "max_tokens") for p in prompts]
-    return _plan(request, context, new_request_id("cmpl"), model, prompts, caps, "max_tokens", request.logprobs)
+    constraint = request_constraint(request.response_format, request.structured_outputs, None, context.thinking)
+    return _plan(
+        request, context, new_request_id("cmpl"), model, prompts, caps, "max_tokens", request.logprobs,
+        constraint=constraint,
+    )  # fmt: skip
 
 
 def _plan(
@@ -81,13 +99,29 @@ def _plan(
     caps: list[int],
     cap_param: str,
     logprobs: int | None,
+    *,
+    constraint: Constraint | None = None,
+    tools: ToolPlan | None = None,
 ) -> Plan:
     """The budget (one for all prompts: its minimum must fit under the smallest cap), then the engine requests."""
     check_min_tokens(request.min_tokens, min(caps))
     thinking = context.thinking
+    defaults = context.budget_defaults
+    shaped = constraint is not None or (tools is not None and tools.shapes_answer)
+    if shaped:  # the answer is a grammar's or a call: the forced end of thinking is the delimiter alone
+        if request.thinking_answer_prefix:
+            what = "a grammar" if constraint is not None else "tool calls"
+            raise APIError(
+                f"thinking_answer_prefix: with {what} the answer has no room for a forced prefix; send none.",
+                param="thinking_answer_prefix",
+            )
+        defaults = replace(defaults, answer_prefix="")
     spec, budget = request_budget(
-        request.budget_fields(), context.budget_defaults, thinking, context.tokenizer, (min(caps), cap_param)
+        request.budget_fields(), defaults, thinking, context.tokenizer, (min(caps), cap_param)
     )
+    tool_open = _single_token(context.tokenizer, tools.parser.start_marker) if tools and tools.parser else None
+    if budget is not None:
+        budget = replace(budget, tool_open=tool_open)
     generations = [_generation(budget, prompt_thinking(p, thinking.start, thinking.end), spec.answer_prefix)
                    for p in prompts]  # fmt: skip
     stops = tuple(request.stop_list())
@@ -100,6 +134,7 @@ def _plan(
         stop_in_thinking=request.stop_in_thinking,
         drop_answer_prefix="" if keep_prefix else spec.answer_prefix,
         skip_special_tokens=thinking.skip_special_tokens,
+        call_opener=(tools.parser.start_marker or "") if tool_open is not None and tools and tools.parser else "",
     )
     bias = logit_bias(request.logit_bias, context.vocab_size)
     engine_requests = [
@@ -126,6 +161,7 @@ def _plan(
                 skip_special_tokens=thinking.skip_special_tokens,
                 deltas=request.stream or front_end_stops,
                 extra_args=generation.to_extra_args(),
+                constraint=constraint,
             ),
         )
         for i, (prompt, cap, generation) in enumerate(zip(prompts, caps, generations, strict=True))
@@ -136,8 +172,14 @@ def _plan(
     return Plan(
         request_id, model, request.n, prompts, generations, engine_requests, choice,
         top_logprobs=logprobs or 0, stream=request.stream, include_usage=bool(options and options.include_usage),
-        return_token_ids=request.return_token_ids,
+        return_token_ids=request.return_token_ids, tools=tools, tool_open=tool_open,
     )  # fmt: skip
+
+
+def _single_token(tokenizer: Any, text: str | None) -> int | None:
+    """The id of ``text`` when it is one token (a tool-call opener such as ``<tool_call>``)."""
+    ids = tokenizer.encode(text, add_special_tokens=False) if text else []
+    return ids[0] if len(ids) == 1 else None
 
 
 def _generation(budget: Budget | None, prompt: PromptThinking, answer_prefix: str) -> GenerationPlan:

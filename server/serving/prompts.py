@@ -6,10 +6,12 @@ thread (``starlette.concurrency.run_in_threadpool``), off the event loop.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from server.protocol.chat import ChatMessage
 from server.protocol.errors import APIError
+from server.protocol.tools import ToolCallIn
 
 # Arguments ``apply_chat_template`` takes for itself: a request may not set them through the template's kwargs.
 RESERVED_KWARGS = frozenset(
@@ -34,15 +36,55 @@ def template_kwargs(chat_template_kwargs: dict[str, Any] | None, reasoning_effor
     return kwargs
 
 
-def render_chat(tokenizer: Any, messages: list[ChatMessage], kwargs: dict[str, Any] | None = None) -> list[int]:
-    conversation = [{"role": message.role, "content": message.text()} for message in messages]
+def render_chat(
+    tokenizer: Any,
+    messages: list[ChatMessage],
+    kwargs: dict[str, Any] | None = None,
+    tools: list[dict[str, Any]] | None = None,
+) -> list[int]:
+    conversation = [_message(message) for message in messages]
     try:
         # Render to text, then encode: transformers 5 returns a BatchEncoding for tokenize=True.
-        text = tokenizer.apply_chat_template(conversation, tokenize=False, add_generation_prompt=True, **(kwargs or {}))
+        text = tokenizer.apply_chat_template(
+            conversation, tools=tools, tokenize=False, add_generation_prompt=True, **(kwargs or {})
+        )
     except Exception as exc:  # jinja2 errors raised by the template itself
         raise APIError(f"The chat template rejected the messages: {exc}", param="messages") from exc
     ids: list[int] = tokenizer.encode(text, add_special_tokens=False)
     return ids
+
+
+def _message(message: ChatMessage) -> dict[str, Any]:
+    """A message as chat templates read it: tool calls with their arguments as objects (as vLLM passes them:
+    templates write ``arguments | tojson``), a legacy ``function`` message as a ``tool`` message."""
+    out: dict[str, Any] = {"role": "tool" if message.role == "function" else message.role, "content": message.text()}
+    if message.name is not None:
+        out["name"] = message.name
+    calls = message.tool_calls or []
+    if message.function_call is not None:
+        calls = [*calls, ToolCallIn(function=message.function_call)]
+    if calls:
+        out["tool_calls"] = [
+            {"id": call.id, "type": "function",
+             "function": {"name": call.function.name, "arguments": _arguments(call.function.arguments)}}
+            for call in calls
+        ]  # fmt: skip
+    if message.tool_call_id is not None:
+        out["tool_call_id"] = message.tool_call_id
+    thinking = message.reasoning_content if message.reasoning_content is not None else message.reasoning
+    if thinking is not None:  # Qwen3's template keeps the thinking of the turns since the last user message
+        out["reasoning_content"] = thinking
+    return out
+
+
+def _arguments(arguments: str | dict[str, Any]) -> str | dict[str, Any]:
+    if isinstance(arguments, dict):
+        return arguments
+    try:
+        parsed = json.loads(arguments)
+    except ValueError:
+        return arguments  # not JSON: the template gets the text
+    return parsed if isinstance(parsed, dict) else arguments
 
 
 def encode_prompts(tokenizer: Any, prompt: str | list[str] | list[int] | list[list[int]]) -> list[list[int]]:

@@ -11,11 +11,17 @@ of several ``generate()`` calls would produce them under greedy decoding:
 
 - *minimum*: while fewer than ``min_waits`` attempts to end were ignored, or the
   thinking is shorter than ``min_tokens``, an attempt to end the thinking (the
-  end-of-thinking token, or EOS) is replaced by the wait string;
+  end-of-thinking token, EOS, or a tool call's start) is replaced by the wait string;
 - *maximum*: once the thinking holds ``max_tokens`` tokens, the end-of-thinking
   token and the answer prefix are forced, then the answer is decoded freely;
 - EOS inside a budgeted thinking is an attempt to end it: when no minimum holds,
-  it becomes the end-of-thinking token, so the request still answers.
+  it becomes the end-of-thinking token, so the request still answers;
+- *tool calls*: when the request offers tools, the tool-call start token
+  (``tool_open``) is a second way to end the thinking (models such as Qwen3.5 open
+  a call inside it without writing the end token): it ends the thinking like the
+  end token (the budget then forces nothing more, so no end token lands inside the
+  call's arguments), and while the minimum holds it is an attempt to end like the
+  others, replaced by the wait string.
 
 Thinking tokens are all tokens between the start and the end of thinking,
 forced wait tokens included. Forced sequences are never interrupted by the model.
@@ -41,7 +47,7 @@ MAX_DELIMITER_TOKENS = 16  # the start-of-thinking delimiter; the EOS ids
 class Kind(Enum):
     FREE = "free"  # leave the logits alone
     FORCE = "force"  # the next token is ``token``
-    GUARD = "guard"  # if the model would end the thinking (end or EOS), ``token`` (the replacement's) instead
+    GUARD = "guard"  # if the model would end the thinking (end, tool_open, EOS), ``token`` (the replacement's) instead
     REDIRECT = "redirect"  # if the model would emit EOS, ``token`` (end of thinking) instead
 
 
@@ -76,6 +82,7 @@ class Budget:
     min_tokens: int = 0
     max_tokens: int | None = None
     min_waits: int = 0
+    tool_open: int | None = None  # the tool-call start token when the request offers tools: it ends the thinking
 
     def __post_init__(self) -> None:
         if not self.wait:
@@ -84,6 +91,8 @@ class Budget:
             raise ValueError("the closing sequence must start with the end-of-thinking token")
         if self.end in self.eos:
             raise ValueError("the end-of-thinking token cannot also be an EOS token")
+        if self.tool_open is not None and (self.tool_open == self.end or self.tool_open in self.eos):
+            raise ValueError("the tool-call start token must differ from the end-of-thinking and EOS tokens")
         for name, ids, most in (
             ("wait", self.wait, MAX_FORCED_TOKENS), ("closing", self.closing, MAX_FORCED_TOKENS),
             ("start", self.start, MAX_DELIMITER_TOKENS), ("eos", self.eos, MAX_DELIMITER_TOKENS),
@@ -171,7 +180,7 @@ def observe(budget: Budget, state: BudgetState, token: int, decision: Decision) 
         if tuple(state.recent) == budget.start:
             state.phase = Phase.THINKING
     elif state.phase is Phase.THINKING:
-        if token == budget.end:  # a forced closing's answer prefix, if any, is still to come
+        if token == budget.end or token == budget.tool_open:  # (after the end, a forced closing may go on)
             state.phase = Phase.ANSWER
         else:
             state.thinking_tokens += 1

@@ -4,7 +4,8 @@ Pure Python over a row of floats (slow, obvious, for tests and for reading); the
 device kernel (:mod:`server.engine.forcing.kernel`) does the same for a whole batch.
 
 - FORCE: the token's logit is raised by :data:`FORCED_LOGIT`, far above any other.
-- GUARD / REDIRECT: the *stop* tokens (GUARD: end of thinking and EOS; REDIRECT: EOS)
+- GUARD / REDIRECT: the *stop* tokens (GUARD: end of thinking, the tool-call start if the
+  budget has one, and EOS; REDIRECT: EOS)
   hand their probability to the replacement's token and are masked. At temperature
   ``T`` the token's new logit is ``T * logsumexp([x_token, x_stops...] / T)``, so
   ``p'(token) = p(token) + p(stops)`` and every other token keeps its probability:
@@ -29,7 +30,8 @@ GREEDY_TEMPERATURE = 1e-5  # vLLM's threshold below which a temperature means gr
 def stops(budget: Budget, decision: Decision) -> tuple[int, ...]:
     """The tokens a GUARD or REDIRECT takes the place of."""
     if decision.kind is Kind.GUARD:
-        return (budget.end, *sorted(budget.eos))
+        tool_open = () if budget.tool_open is None else (budget.tool_open,)
+        return (budget.end, *tool_open, *sorted(budget.eos))
     return tuple(sorted(budget.eos)) if decision.kind is Kind.REDIRECT else ()
 
 

@@ -1,10 +1,10 @@
 """One generation's thinking plan: what the logits processor, the front end's tracker and the report share.
 
 A :class:`GenerationPlan` is fixed when a request is accepted: its budget in token ids (or
-none), whether the prompt already opened the thinking (or closed it), and the answer prefix as
-text (what the front end strips from the answer). It travels to the engine in
-``SamplingParams.extra_args[KEY]`` as plain JSON types and is read back there by
-:meth:`GenerationPlan.from_extra_args`.
+none; with the tool-call start token when the request offers tools), whether the prompt already
+opened the thinking (or closed it), and the answer prefix as text (what the front end strips
+from the answer). It travels to the engine in ``SamplingParams.extra_args[KEY]`` as plain JSON
+types and is read back there by :meth:`GenerationPlan.from_extra_args`.
 
 Pure: no torch, no vLLM.
 """
@@ -36,7 +36,7 @@ class GenerationPlan:
         return {KEY: {
             "end": b.end, "eos": sorted(b.eos), "wait": list(b.wait), "closing": list(b.closing),
             "start": list(b.start), "min_tokens": b.min_tokens, "max_tokens": b.max_tokens,
-            "min_waits": b.min_waits, "opens": self.opens_thinking,
+            "min_waits": b.min_waits, "tool_open": b.tool_open, "opens": self.opens_thinking,
         }}  # fmt: skip
 
     @classmethod
@@ -50,5 +50,6 @@ class GenerationPlan:
             closing=tuple(args["closing"]), start=tuple(args["start"]), min_tokens=int(args["min_tokens"]),
             max_tokens=None if args["max_tokens"] is None else int(args["max_tokens"]),
             min_waits=int(args["min_waits"]),
+            tool_open=None if args.get("tool_open") is None else int(args["tool_open"]),  # absent: an older plan
         )  # fmt: skip
         return cls(budget, bool(args["opens"]))

@@ -3,7 +3,8 @@
 Pure text processing, no engine types. The thinking opens with the start delimiter
 (in the prompt, or generated first) and ends at the end delimiter; the blank
 lines that follow the end are not part of the answer. A completion whose thinking
-never ends is all thinking.
+never ends is all thinking. A tool call opened inside the thinking (``call_opener``,
+when the request offers tools) ends it too, and stays in the answer: it is the call.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ class ReasoningSplitter:
     delimiters: ThinkingDelimiters
     thinking: bool
     drop_prefix: str = ""  # set once the budget forced the end: its answer prefix is left out of the answer
+    call_opener: str = ""  # a tool call's opener ("<tool_call>"): ends the thinking, kept in the answer
     _pending: str = ""
     _started: bool = False  # some text was seen (a generated start must come first)
     _answer_started: bool = False
@@ -61,11 +63,14 @@ class ReasoningSplitter:
         return "", content
 
     def _feed_thinking(self, text: str) -> tuple[str, str]:
-        reasoning, sep, rest = text.partition(self.delimiters.end)
-        if sep:
+        end, call = text.find(self.delimiters.end), text.find(self.call_opener) if self.call_opener else -1
+        if call >= 0 and (end < 0 or call < end):
             self.thinking = False
-            return reasoning, self._answer(rest)
-        keep = _partial_suffix(text, self.delimiters.end)
+            return text[:call], self._answer(text[call:])
+        if end >= 0:
+            self.thinking = False
+            return text[:end], self._answer(text[end + len(self.delimiters.end) :])
+        keep = max(_partial_suffix(text, self.delimiters.end), _partial_suffix(text, self.call_opener))
         self._pending = text[len(text) - keep :] if keep else ""
         return text[: len(text) - keep], ""
 
@@ -90,7 +95,7 @@ class ReasoningSplitter:
 
 
 def _partial_suffix(text: str, delimiter: str) -> int:
-    """Length of the longest suffix of ``text`` that is a proper prefix of ``delimiter``."""
+    """Length of the longest suffix of ``text`` that is a proper prefix of ``delimiter`` (0 for none or "")."""
     for size in range(min(len(text), len(delimiter) - 1), 0, -1):
         if delimiter.startswith(text[-size:]):
             return size

@@ -17,7 +17,7 @@ from server.thinking.plan import GenerationPlan
 
 class Role(Enum):
     THINKING = "thinking"  # the start delimiter, the thinking, forced waits
-    END = "end"  # the end-of-thinking token
+    END = "end"  # the end-of-thinking token (a tool call's start, which also ends the thinking, is the ANSWER's)
     SCAFFOLD = "scaffold"  # the rest of a forced closing: the delimiter's tail, separator, answer prefix
     SEPARATOR = "separator"  # blank lines before the answer (given by the serving layer, which sees the text)
     ANSWER = "answer"
@@ -46,9 +46,21 @@ class TokenTracker:
         self.state = initial_state(self.budget, self.opens_thinking)
 
     @classmethod
-    def of(cls, plan: GenerationPlan, end: int, start: tuple[int, ...], special: frozenset[int]) -> TokenTracker:
-        """The plan's budget, or, without one, a budget that never acts and only follows the phases."""
-        budget = plan.budget or Budget(end=end, eos=frozenset(), wait=(end,), closing=(end,), start=start)
+    def of(
+        cls,
+        plan: GenerationPlan,
+        end: int,
+        start: tuple[int, ...],
+        special: frozenset[int],
+        tool_open: int | None = None,
+    ) -> TokenTracker:
+        """The plan's budget, or, without one, a budget that never acts and only follows the phases.
+
+        ``tool_open``: the tool-call start token, for a request without a budget that offers tools
+        (a budget carries its own)."""
+        budget = plan.budget or Budget(
+            end=end, eos=frozenset(), wait=(end,), closing=(end,), start=start, tool_open=tool_open
+        )
         return cls(budget, plan.opens_thinking, special)
 
     def feed(self, tokens: list[int]) -> list[TokenRole]:
@@ -59,6 +71,8 @@ class TokenTracker:
         inserted = observe(self.budget, self.state, token, decide(self.budget, self.state))
         if phase is Phase.THINKING:
             role = Role.END if token == self.budget.end else Role.THINKING
+            if token == self.budget.tool_open:  # ends the thinking and opens a tool call: the answer's
+                role = Role.ANSWER
         elif phase is Phase.BEFORE and self.state.phase is Phase.THINKING:
             role = Role.THINKING  # the token that completed a generated start delimiter
         elif inserted:

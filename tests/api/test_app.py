@@ -184,8 +184,8 @@ IMAGE = {"type": "image_url", "image_url": {"url": "https://example.com/a.png"}}
         ({"messages": [{"role": "user", "content": "9" * 2000}]}, 400, "messages"),
         ({"messages": [{"role": "user", "content": [IMAGE]}]}, 400, "messages.0.content.0"),
         ({"messages": [{"role": "user", "content": [{"type": "text"}]}]}, 400, "messages.0.content.0.text"),
-        ({"messages": [{"role": "tool", "content": "4", "tool_call_id": "c1"}]}, 400, "messages.0.tool_call_id"),
-        ({"messages": [{"role": "assistant", "tool_calls": [{"id": "c1"}]}]}, 400, "messages.0.tool_calls"),
+        ({"messages": [{"role": "assistant", "tool_calls": [{"id": "c1"}]}]}, 400, "messages.0.tool_calls.0.function"),
+        ({"messages": USER, "tools": [{"type": "web_search"}]}, 400, "tools.0.type"),
         ({"messages": USER, "thinking": {"type": "enabled"}}, 400, "thinking"),
     ],
 )

@@ -17,7 +17,7 @@ from fastapi.testclient import TestClient
 from openai.types import completion_create_params as text_params
 from openai.types.chat import completion_create_params as chat_params
 
-from server.engine.types import Sampling
+from server.engine.types import Constraint, Sampling
 from tests.fakes import FakeEngine
 
 USER = [{"role": "user", "content": "What is 12 + 34?"}]
@@ -38,8 +38,8 @@ CHAT: dict[str, list[tuple[Any, Check | str]]] = {
     "audio": [({"voice": "alloy", "format": "wav"}, REFUSED)],
     "frequency_penalty": [(0.5, lambda s, b: s.frequency_penalty == 0.5)],
     "presence_penalty": [(-0.5, lambda s, b: s.presence_penalty == -0.5)],
-    "function_call": [("none", ACCEPTED), ("auto", REFUSED)],
-    "functions": [([TOOL["function"]], REFUSED)],
+    "function_call": [("none", ACCEPTED), ("auto", REFUSED)],  # refused without functions to choose from
+    "functions": [([TOOL["function"]], lambda s, b: s.constraint is None and "choices" in b)],
     "logit_bias": [({"5": -100}, lambda s, b: s.logit_bias == {5: -100.0}), ({"x": 1}, REFUSED)],
     "logprobs": [(True, lambda s, b: s.logprobs == 0 and b["choices"][0]["logprobs"] is not None)],
     "top_logprobs": [(2, lambda s, b: s.logprobs == 2)],
@@ -55,7 +55,10 @@ CHAT: dict[str, list[tuple[Any, Check | str]]] = {
     "prompt_cache_options": [({}, ACCEPTED)],
     "prompt_cache_retention": [("24h", ACCEPTED)],
     "reasoning_effort": [("low", lambda s, b: budget(s)["max_tokens"] == 512), ("huge", REFUSED)],
-    "response_format": [({"type": "text"}, ACCEPTED), ({"type": "json_object"}, REFUSED)],
+    "response_format": [
+        ({"type": "text"}, lambda s, b: s.constraint is None),
+        ({"type": "json_object"}, lambda s, b: s.constraint == Constraint("json_object", True)),
+    ],
     "safety_identifier": [("hashed-user", ACCEPTED)],
     "seed": [(3, lambda s, b: s.seed == 3)],
     "service_tier": [("auto", ACCEPTED), ("flex", REFUSED)],
@@ -64,8 +67,8 @@ CHAT: dict[str, list[tuple[Any, Check | str]]] = {
     "stream": [(True, lambda s, b: s.deltas and b["streamed"])],
     "stream_options": [({"include_usage": True}, lambda s, b: b["usage"] is not None)],
     "temperature": [(0.3, lambda s, b: s.temperature == 0.3)],
-    "tool_choice": [("none", ACCEPTED), ("required", REFUSED)],
-    "tools": [([TOOL], REFUSED)],
+    "tool_choice": [("none", ACCEPTED), ("required", REFUSED)],  # refused without tools to choose from
+    "tools": [([TOOL], lambda s, b: s.constraint is None and "choices" in b)],  # "auto": the parser reads calls
     "top_p": [(0.5, lambda s, b: s.top_p == 0.5)],
     "user": [("u-1", ACCEPTED)],
     "verbosity": [("low", REFUSED)],

@@ -131,3 +131,17 @@ def test_thinking_flags_and_vllms_reasoning_parser_reach_the_settings() -> None:
     choice = settings.format_choice()
     assert (choice.reasoning_parser, choice.end, choice.format) == ("deepseek_r1", "</think>", "auto")
     assert engine_args.reasoning_parser == "deepseek_r1"  # vLLM's engine gets it as `vllm serve` gives it
+
+
+def test_tool_flags_are_vllms_and_the_shipped_model_serves_with_hermes() -> None:
+    from server.cli import parse
+
+    shipped, _ = parse([])
+    assert (shipped.enable_auto_tool_choice, shipped.tool_call_parser) == (True, "hermes")
+    other, _ = parse(["--model", "/models/qwen3"])
+    assert (other.enable_auto_tool_choice, other.tool_call_parser) == (False, None)  # as vllm serve: opt in
+    chosen, _ = parse(["--model", "/m", "--enable-auto-tool-choice", "--tool-call-parser", "qwen3_xml",
+                       "--tool-parser-plugin", "/p.py"])  # fmt: skip
+    assert (chosen.enable_auto_tool_choice, chosen.tool_call_parser, chosen.tool_parser_plugin) == (
+        True, "qwen3_xml", "/p.py"
+    )  # fmt: skip

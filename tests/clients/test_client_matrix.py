@@ -10,11 +10,8 @@ the versions pinned in ``pyproject.toml``; :data:`DEFAULT` is the mode the serve
 from __future__ import annotations
 
 import asyncio
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass
-
-os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # else litellm fetches its cost map on import
 
 import httpx
 import litellm
@@ -27,18 +24,12 @@ from agents import (
     Runner,
     RunResult,
     RunResultStreaming,
-    set_tracing_disabled,
 )
 from langchain_deepseek import ChatDeepSeek
 from langchain_openai import ChatOpenAI
 
 from bench.server_process import running_server
 
-pytestmark = [
-    pytest.mark.engine,
-    pytest.mark.filterwarnings("ignore:Item .* ReadOnly:UserWarning"),  # litellm's TypedDicts, on pydantic
-]
-set_tracing_disabled(True)  # openai-agents would upload traces
 QUESTION = "What is 15 + 27?"
 MESSAGES = [{"role": "user", "content": QUESTION}]
 DEFAULT = "reasoning_content"  # the mode without --reasoning-field

@@ -69,7 +69,7 @@ def apply_decision(decision: Decision, proposal: int, budget: Budget) -> int:
     """What the logits processor makes of the model's proposal (greedy)."""
     if decision.kind is Kind.FORCE:
         return decision.token
-    if decision.kind is Kind.GUARD and proposal in {budget.end, *budget.eos}:
+    if decision.kind is Kind.GUARD and proposal in {budget.end, budget.tool_open, *budget.eos}:
         return decision.token
     if decision.kind is Kind.REDIRECT and proposal in budget.eos:
         return decision.token

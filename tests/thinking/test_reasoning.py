@@ -11,8 +11,8 @@ DELIMITERS = ThinkingDelimiters()
 TEXT = st.text(alphabet="ab</>thinkW\n ", max_size=30)
 
 
-def stream(text: str, cuts: list[int], thinking: bool, drop_prefix: str = "") -> tuple[str, str]:
-    splitter = ReasoningSplitter(DELIMITERS, thinking, drop_prefix)
+def stream(text: str, cuts: list[int], thinking: bool, drop_prefix: str = "", call_opener: str = "") -> tuple[str, str]:
+    splitter = ReasoningSplitter(DELIMITERS, thinking, drop_prefix, call_opener)
     pieces, start = [], 0
     for cut in [*sorted({min(c, len(text)) for c in cuts}), len(text)]:
         pieces.append(splitter.feed(text[start:cut]))
@@ -104,3 +104,15 @@ def test_a_prefix_cut_short_by_the_end_of_the_stream_is_dropped() -> None:
 def test_text_that_is_not_the_prefix_is_kept() -> None:
     assert drop(["a</think>\n\nFinal", "ly 46"]) == "Finally 46"
     assert drop(["a</think>\n\n46. Final Answer: 46"]) == "46. Final Answer: 46"  # only at the start
+
+
+@given(cuts=st.lists(st.integers(0, 60), max_size=8))
+def test_a_call_opened_in_the_thinking_ends_it_and_stays_in_the_answer(cuts: list[int]) -> None:
+    text = 'so add.\n<tool_call>{"name": "add"}</tool_call>'
+    assert stream(text, cuts, thinking=True, call_opener="<tool_call>") == ("so add.\n", text[8:])
+
+
+def test_an_opener_after_the_end_is_answer_text_and_without_tools_nothing_changes() -> None:
+    with_tools = ReasoningSplitter(ThinkingDelimiters(), thinking=True, call_opener="<tool_call>")
+    assert with_tools.feed("a</think>\n\n<tool_call>x") == ("a", "<tool_call>x")
+    assert split_reasoning("a<tool_call>x", ThinkingDelimiters(), thinking=True) == ("a<tool_call>x", None)

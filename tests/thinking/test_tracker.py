@@ -10,15 +10,17 @@ from server.thinking.plan import GenerationPlan
 from server.thinking.tracker import Role, TokenTracker
 from tests.thinking.test_budget import apply_decision
 
-START, END, EOS, WAIT, SEP, PREFIX, OTHER_SPECIAL = 9, 1, 2, 3, 4, 5, 7
+START, END, EOS, WAIT, SEP, PREFIX, OTHER_SPECIAL, TOOL = 9, 1, 2, 3, 4, 5, 7, 8
 SPECIAL = frozenset({EOS, OTHER_SPECIAL})
 T, E, S, A, X = Role.THINKING, Role.END, Role.SCAFFOLD, Role.ANSWER, Role.SPECIAL
 
 
-def make_budget(min_tokens: int = 0, max_tokens: int | None = None, min_waits: int = 0, wait=(WAIT,)) -> Budget:  # type: ignore[no-untyped-def]
+def make_budget(
+    min_tokens: int = 0, max_tokens: int | None = None, min_waits: int = 0, wait=(WAIT,), tool_open=None
+) -> Budget:  # type: ignore[no-untyped-def]
     return Budget(
         end=END, eos=frozenset({EOS}), wait=wait, closing=(END, SEP, PREFIX), start=(START,),
-        min_tokens=min_tokens, max_tokens=max_tokens, min_waits=min_waits,
+        min_tokens=min_tokens, max_tokens=max_tokens, min_waits=min_waits, tool_open=tool_open,
     )  # fmt: skip
 
 
@@ -80,14 +82,40 @@ def test_without_a_budget_the_phases_are_followed_and_nothing_is_inserted() -> N
     assert [r.role for r in tracker(None, opens=False).feed([12, START, WAIT, END, 11])] == [A, T, T, E, A]
 
 
+def test_a_tool_call_in_the_thinking_ends_it_and_belongs_to_the_answer() -> None:
+    track = tracker(make_budget(max_tokens=2, tool_open=TOOL))
+    fed = track.feed([10, TOOL, 11, 12, 13, END, EOS])  # past the maximum: nothing forced, the call is the answer's
+    assert [r.role for r in fed] == [T, A, A, A, A, A, X] and not any(r.inserted for r in fed)
+    assert track.state.thinking_tokens == 1 and not track.forced_end
+
+
+def test_below_the_minimum_a_tool_call_attempt_became_a_wait() -> None:
+    fed = tracker(make_budget(min_waits=1, tool_open=TOOL)).feed([10, WAIT, 11, TOOL, 12])
+    assert [r.role for r in fed] == [T, T, T, A, A]
+    assert [r.inserted for r in fed] == [False, True, False, False, False]
+
+
+def test_without_tool_open_the_tool_call_token_is_thinking() -> None:
+    assert roles(make_budget(max_tokens=50), [10, TOOL, END, 11]) == [T, T, E, A]
+    assert roles(None, [10, TOOL, END, 11]) == [T, T, E, A]
+
+
+def test_without_a_budget_a_request_offering_tools_follows_the_tool_call_too() -> None:
+    track = TokenTracker.of(GenerationPlan(None, opens_thinking=True), END, (START,), SPECIAL, tool_open=TOOL)
+    assert [r.role for r in track.feed([10, TOOL, 11, END])] == [T, A, A, A]
+
+
 budgets = st.builds(
     make_budget,
     min_tokens=st.integers(0, 12),
     max_tokens=st.one_of(st.none(), st.integers(0, 15)),
     min_waits=st.integers(0, 3),
     wait=st.sampled_from([(WAIT,), (WAIT, 10)]),
+    tool_open=st.sampled_from([None, TOOL]),
 ).filter(lambda b: b.max_tokens is None or b.min_tokens <= b.max_tokens)
-proposals = st.lists(st.sampled_from([START, END, EOS, WAIT, SEP, PREFIX, OTHER_SPECIAL, 10, 11, 12]), max_size=60)
+proposals = st.lists(
+    st.sampled_from([START, END, EOS, WAIT, SEP, PREFIX, OTHER_SPECIAL, TOOL, 10, 11, 12]), max_size=60
+)
 
 
 @settings(max_examples=200)

@@ -20,7 +20,7 @@ def test_weights_are_small_and_the_shape_suits_vllm_on_cpu() -> None:
 
 def test_tokenizer_has_single_token_delimiters_and_a_thinking_template() -> None:
     tokenizer = AutoTokenizer.from_pretrained(SHIPPED_MODEL)
-    for word in ("<think>", "</think>", "Wait"):
+    for word in ("<think>", "</think>", "Wait", "<tool_call>", "</tool_call>"):
         assert len(tokenizer.encode(word, add_special_tokens=False)) == 1
     assert tokenizer.encode("So.\nWait,", add_special_tokens=False)[-2] == tokenizer.convert_tokens_to_ids("Wait")
     prompt = tokenizer.apply_chat_template(

@@ -12,7 +12,7 @@ One decode step for the ``B`` rows of a batch (``slots[i]`` is row ``i``'s slot 
 Batched array ops only: no Python loop over rows, no host read of a device value (no ``.item()``,
 ``.tolist()``, no ``if`` on a tensor), so on a GPU it runs ahead like the rest of vLLM's sampler.
 On a CPU the same code runs on NumPy views of the same tensors (:mod:`.arrays`). Rows without a
-budget go through the same ops and come out unchanged; the edit reads and writes ``2 + EOS``
+budget go through the same ops and come out unchanged; the edit reads and writes ``3 + EOS``
 logits per row, never a whole vocabulary row. What the host knows for free (whether any row may
 still await a generated start delimiter, whether any row samples) skips the ops it would waste.
 """
@@ -49,7 +49,7 @@ def advance(xp: Backend, rows: Any, tokens: Any, has_new: Any, watching: bool) -
     waits = waits + (starting & (replacing == t.WAIT))
     forced_end = forced_end | (starting & (replacing == t.CLOSING))
     thinks = has_new & (phase == t.THINKING)
-    ended = thinks & (tokens == rows[:, t.END])
+    ended = thinks & ((tokens == rows[:, t.END]) | (tokens == rows[:, t.TOOL_OPEN]))  # TOOL_OPEN -1: no tools
     new_phase = xp.where(ended, t.ANSWER, phase)
     window = rows[:, t.WINDOW_AT : t.STATE_WIDTH]
     if watching:  # the start delimiter, over the last tokens (right-aligned, as long as the delimiter)
@@ -81,7 +81,7 @@ def decide(xp: Backend, state: Any, rows: Any, sequence_at: Any) -> Any:
 
 
 def edit(xp: Backend, logits: Any, rows: Any, decision: Any, temperature: Any, sampled: bool) -> None:
-    """:func:`server.thinking.edit.edit`, per row, in place. Shapes: logits [B, V]; stops [B, 1 + EOS].
+    """:func:`server.thinking.edit.edit`, per row, in place. Shapes: logits [B, V]; stops [B, 2 + EOS].
 
     ``sampled``: some row samples (else every pooled logit is a max, and the logsumexp is skipped).
     """
@@ -90,9 +90,11 @@ def edit(xp: Backend, logits: Any, rows: Any, decision: Any, temperature: Any, s
     x_target = xp.take(logits, target)
     live = (kind != t.FREE)[:, None] & (x_target > MASKED)  # never revive a masked token
     guard = live & ((kind == t.GUARD) | (kind == t.REDIRECT))[:, None]
-    stops = rows[:, t.END : t.START_AT]  # [B, 1 + EOS]: the end, then the EOS ids (padded with -1)
+    stops = rows[:, t.END : t.START_AT]  # [B, 2 + EOS]: the end, the tool-call start, the EOS ids (-1: none)
     counted = stops >= 0
-    counted[:, 0] = kind == t.GUARD  # the end stops a GUARD, not a REDIRECT
+    guarding = kind == t.GUARD  # the end and the tool-call start stop a GUARD, not a REDIRECT
+    counted[:, 0] = guarding
+    counted[:, 1] &= guarding
     valid = counted & guard & (stops != target)
     stops = xp.where(valid, stops, target)  # an unused column points at the target, written last
     x_stops = xp.take(logits, stops)

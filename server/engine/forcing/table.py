@@ -9,7 +9,8 @@ A row holds, left to right:
 - the **window**: the last output tokens, as long as the start delimiter (to spot a generated one);
 - the **budget**, fixed when the request is added: the lengths of the sequences it forces (indexed
   by replacement), minimum, maximum, waits, room for a whole wait, the kind when no rule binds, then
-  the wait, closing, end + EOS and start ids, padded.
+  the wait and closing ids, the *stops* (the end id, the tool-call start id or -1, the EOS ids: what
+  a guard stands in for, side by side so the kernel reads them as one slice) and the start ids, padded.
 
 Temperatures are a float32 vector beside it. Rows are written on the host and copied to the device
 in one go (:meth:`SlotTable.stage`, :meth:`SlotTable.flush`) when requests are added, never per
@@ -54,8 +55,9 @@ LENGTH_AT = STATE_WIDTH  # 4 columns: the length of each replacement's sequence,
 MIN_TOKENS, MAX_TOKENS, MIN_WAITS, ROOM, IDLE = range(LENGTH_AT + 4, LENGTH_AT + 9)
 WAIT_AT = LENGTH_AT + 9
 CLOSING_AT = WAIT_AT + MAX_FORCED_TOKENS
-END = CLOSING_AT + MAX_FORCED_TOKENS  # the end id, then the EOS ids: the tokens a guard stands in for
-EOS_AT = END + 1
+END = CLOSING_AT + MAX_FORCED_TOKENS  # the end id, the tool-call start id, the EOS ids: what a guard stands in for
+TOOL_OPEN = END + 1  # -1: the request offers no tools (or its parser has no single start token)
+EOS_AT = END + 2
 START_AT = EOS_AT + MAX_DELIMITER_TOKENS
 WIDTH = START_AT + START
 SEQUENCE_AT = (END, END, WAIT_AT, CLOSING_AT)  # where each replacement's tokens are (NONE: the end id, unused)
@@ -76,7 +78,8 @@ def budget_row(budget: Budget | None) -> np.ndarray:
         limit - len(budget.wait), REDIRECT if eos else FREE,
     ]  # fmt: skip  # ROOM: a whole wait still fits while thinking <= ROOM; IDLE: the kind when no rule binds
     row[EOS_AT - LENGTH_AT : START_AT - LENGTH_AT] = -1
-    for at, ids in ((WAIT_AT, budget.wait), (CLOSING_AT, budget.closing), (END, (budget.end,)), (EOS_AT, eos)):
+    stops = (budget.end, -1 if budget.tool_open is None else budget.tool_open, *eos)  # TOOL_OPEN -1: no tools
+    for at, ids in ((WAIT_AT, budget.wait), (CLOSING_AT, budget.closing), (END, stops)):
         row[at - LENGTH_AT : at - LENGTH_AT + len(ids)] = ids
     row[START_AT - LENGTH_AT :] = ANY  # right-aligned, like the window it is compared with
     if budget.start:

@@ -13,12 +13,13 @@ from server.thinking.plan import GenerationPlan
 
 VOCAB, END, EOS = 24, 3, (1, 2)
 START = (20, 21)
+TOOL = 5  # the tool-call start token, in the budgets that have one (requests offering tools)
 TOKENS = st.integers(0, VOCAB - 1)
 
 
 @st.composite
 def budgets(draw: st.DrawFn) -> Budget:
-    """Any budget the rules accept: odd wait and closing strings (ends, EOS inside) included."""
+    """Any budget the rules accept: odd wait and closing strings (ends, EOS, tool calls inside) included."""
     eos = draw(st.sets(st.sampled_from(EOS)))
     max_tokens = draw(st.one_of(st.none(), st.integers(0, 14)))
     return Budget(
@@ -30,6 +31,7 @@ def budgets(draw: st.DrawFn) -> Budget:
         min_tokens=draw(st.integers(0, 10)),
         max_tokens=max_tokens,
         min_waits=draw(st.integers(0, 3)),
+        tool_open=draw(st.sampled_from([None, TOOL])),
     )
 
 
@@ -40,13 +42,14 @@ def extra_args(budget: Budget | None, opens: bool) -> dict | None:
 def model_logits(rid: int, output: list[int], grammar: bool = True) -> torch.Tensor:
     """The 'model': float32 logits that are a function of the request and its own output only, never of its slot.
 
-    It tries to end often (end of thinking and EOS get a boost half of the time) and masks a token now and
-    then (as a grammar would, unless ``grammar`` is off), sometimes the one the budget wants."""
+    It tries to end often (the end of thinking, EOS or the tool-call start gets a boost half of the time: the
+    last ends the thinking where the budget has ``tool_open``, elsewhere it is a plain token) and masks a token
+    now and then (as a grammar would, unless ``grammar`` is off), sometimes the one the budget wants."""
     generator = torch.Generator().manual_seed(hash((rid, len(output), tuple(output[-3:]))) % 2**63)
     logits = torch.randn(VOCAB, generator=generator) * 2
     pick = int(torch.randint(4, (1,), generator=generator))
     if pick < 2:
-        logits[(END, *EOS)[int(torch.randint(3, (1,), generator=generator))]] += 4.0
+        logits[(END, *EOS, TOOL)[int(torch.randint(4, (1,), generator=generator))]] += 4.0
     elif pick == 2 and grammar:
         logits[torch.randint(VOCAB, (3,), generator=generator)] = -math.inf
     return logits

@@ -23,7 +23,7 @@ from server.thinking.edit import FORCED_LOGIT, edit
 from server.thinking.plan import GenerationPlan
 from tests.engine.forcing.v1_batch import FakeInputBatch
 
-VOCAB, END, EOS, WAIT, CLOSING, PLAIN = 32, 5, frozenset({1}), (7, 8), (5, 9, 10), 20
+VOCAB, END, EOS, WAIT, CLOSING, PLAIN, TOOL = 32, 5, frozenset({1}), (7, 8), (5, 9, 10), 20, 14
 SWAP, ONE_WAY = MoveDirectionality.SWAP, MoveDirectionality.UNIDIRECTIONAL
 
 
@@ -32,8 +32,8 @@ def budget_extra_args(budget: Budget | None) -> dict | None:
     return GenerationPlan(budget, opens_thinking=True).to_extra_args()
 
 
-def make_budget(min_tokens: int = 0, max_tokens: int | None = None, min_waits: int = 0) -> Budget:
-    return Budget(END, EOS, WAIT, CLOSING, min_tokens=min_tokens, max_tokens=max_tokens, min_waits=min_waits)
+def make_budget(min_tokens: int = 0, max_tokens: int | None = None, min_waits: int = 0, tool_open=None) -> Budget:  # type: ignore[no-untyped-def]
+    return Budget(END, EOS, WAIT, CLOSING, (), min_tokens, max_tokens, min_waits, tool_open)
 
 
 def make_params(budget: Budget | None, temperature: float = 0.0) -> SamplingParams:
@@ -109,6 +109,14 @@ def test_maximum_forces_the_closing_then_decodes_freely():
     for i in range(7):
         step(proc, update if i == 0 else None, wanting(PLAIN if i != 5 else 1), [out])
     assert out == [PLAIN, PLAIN, *CLOSING, 1, PLAIN]  # after the closing, even EOS is the model's own
+
+
+def test_a_tool_call_is_a_wait_below_the_minimum_then_ends_the_thinking_and_nothing_is_forced():
+    proc, out = new_processor(), []
+    update = added((0, make_params(make_budget(min_tokens=1, max_tokens=3, tool_open=TOOL)), out))
+    for i in range(7):
+        step(proc, update if i == 0 else None, wanting(TOOL if i in (0, 2) else PLAIN), [out])
+    assert out == [*WAIT, TOOL, PLAIN, PLAIN, PLAIN, PLAIN]  # past the maximum: no end inside the call
 
 
 def test_removed_row_is_forgotten_and_a_new_request_at_its_index_starts_fresh():
@@ -197,7 +205,8 @@ def test_a_placeholder_replaced_after_update_state_is_still_observed():
 # --- the processor against the pure rules, over random schedules of slots ---------------------------------------
 
 BUDGETS = [None, make_budget(min_waits=1), make_budget(min_tokens=4, max_tokens=6), make_budget(max_tokens=3)]
-PREFERENCES = (END, END, 1, WAIT[0], 11, 12, 13, PLAIN)  # the model tries to end often
+BUDGETS += [make_budget(min_tokens=2, max_tokens=5, tool_open=TOOL)]
+PREFERENCES = (END, END, 1, WAIT[0], TOOL, 11, 12, 13, PLAIN)  # the model tries to end often
 
 
 @dataclass(eq=False)
