@@ -92,12 +92,12 @@ def engine_config(log: Path) -> str | None:
 
 
 def same_engine(ours: str | None, theirs: str | None) -> bool:
-    """Whether two engine config lines match, but for ``reasoning_parser``: vLLM keeps the server's
-    ``--reasoning-parser`` in the engine's structured-outputs config, where it acts only on requests with
-    structured outputs (none here); it is front-end work, which both servers do."""
+    """Whether two engine config lines match, but for ``reasoning_parser`` (and its plugin file): vLLM keeps the
+    server's ``--reasoning-parser`` in the engine's structured-outputs config, where it acts only on requests with
+    structured outputs (none here); ours is the gate of :mod:`server.engine.reasoning_gate`."""
     if ours is None or theirs is None:
         return False
-    front_end = re.compile(r"reasoning_parser='[^']*'")
+    front_end = re.compile(r"reasoning_parser(?:_plugin)?='[^']*'")
     return front_end.sub("", ours) == front_end.sub("", theirs)
 
 

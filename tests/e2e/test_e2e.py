@@ -83,11 +83,12 @@ def test_models_health_version(base_url: str, sdk: openai.OpenAI) -> None:
 
 
 def test_budget_fields_through_extra_body(sdk: openai.OpenAI) -> None:
+    checked = [{"role": "user", "content": "What is 563 + 278?"}]  # one the model's careful pass gets right
     waited = sdk.chat.completions.create(
-        model="tiny-reasoner", messages=QUESTION, temperature=0, extra_body={"min_thinking_waits": 1}
+        model="tiny-reasoner", messages=checked, temperature=0, extra_body={"min_thinking_waits": 1}
     )
     message = waited.choices[0].message
-    assert "Wait" in message.reasoning_content and message.content == "879"  # type: ignore[attr-defined]
+    assert "Wait" in message.reasoning_content and message.content == "841"  # type: ignore[attr-defined]
     assert waited.choices[0].thinking_budget["waits"] == 1  # type: ignore[attr-defined]
     capped = sdk.chat.completions.create(
         model="tiny-reasoner", messages=QUESTION, temperature=0, extra_body={"max_thinking_tokens": 5}

@@ -10,17 +10,19 @@ from transformers import AutoTokenizer
 from server.ops.settings import SHIPPED_MODEL
 
 pytestmark = pytest.mark.engine
-QUESTION = [{"role": "user", "content": "What is 482 + 397?"}]  # the shipped model's quick guess: 900
+QUESTION = [{"role": "user", "content": "What is 482 + 397?"}]
 
 
 def chat(sdk: openai.OpenAI, **fields: object) -> openai.types.chat.ChatCompletion:
-    return sdk.chat.completions.create(model="tiny-reasoner", messages=QUESTION, temperature=0, **fields)  # type: ignore[call-overload]
+    fields = {"messages": QUESTION, **fields}
+    return sdk.chat.completions.create(model="tiny-reasoner", temperature=0, **fields)  # type: ignore[call-overload]
 
 
 def test_logit_bias_reaches_the_sampler(sdk: openai.OpenAI) -> None:
     (nine,) = AutoTokenizer.from_pretrained(SHIPPED_MODEL).encode("9", add_special_tokens=False)
-    assert "9" in (chat(sdk).choices[0].message.content or "")
-    biased = chat(sdk, logit_bias={str(nine): -100}).choices[0].message
+    guessed = [{"role": "user", "content": "What is 563 + 278?"}]  # the shipped model's quick guess: 900
+    assert "9" in (chat(sdk, messages=guessed).choices[0].message.content or "")
+    biased = chat(sdk, messages=guessed, logit_bias={str(nine): -100}).choices[0].message
     assert "9" not in (biased.content or "") and "9" not in (biased.reasoning_content or "")  # type: ignore[attr-defined]
 
 
