@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field, replace
-from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 
@@ -29,6 +28,7 @@ from server.thinking.budget import Budget
 from server.thinking.formats import PromptThinking, prompt_thinking
 from server.thinking.plan import GenerationPlan
 from server.thinking.spec import request_budget
+from server.thinking.tokens import own_token
 
 
 @dataclass(frozen=True)
@@ -119,7 +119,8 @@ def _plan(
     spec, budget = request_budget(
         request.budget_fields(), defaults, thinking, context.tokenizer, (min(caps), cap_param)
     )
-    tool_open = _single_token(context.tokenizer, tools.parser.start_marker) if tools and tools.parser else None
+    opener = tools.parser.start_marker if tools and tools.parser else None
+    tool_open = own_token(context.tokenizer, opener) if opener else None
     if budget is not None:
         budget = replace(budget, tool_open=tool_open)
     generations = [_generation(budget, prompt_thinking(p, thinking.start, thinking.end), spec.answer_prefix)
@@ -174,12 +175,6 @@ def _plan(
         top_logprobs=logprobs or 0, stream=request.stream, include_usage=bool(options and options.include_usage),
         return_token_ids=request.return_token_ids, tools=tools, tool_open=tool_open,
     )  # fmt: skip
-
-
-def _single_token(tokenizer: Any, text: str | None) -> int | None:
-    """The id of ``text`` when it is one token (a tool-call opener such as ``<tool_call>``)."""
-    ids = tokenizer.encode(text, add_special_tokens=False) if text else []
-    return ids[0] if len(ids) == 1 else None
 
 
 def _generation(budget: Budget | None, prompt: PromptThinking, answer_prefix: str) -> GenerationPlan:

@@ -14,6 +14,7 @@ from typing import Any
 from server.engine.types import FunctionCall
 from server.protocol.tools import DeltaFunctionCall, DeltaToolCall, FunctionCallOut, ToolCallOut
 from server.serving.tools import ToolPlan, call_id
+from server.thinking.reasoning import partial_suffix
 
 
 @dataclass
@@ -33,7 +34,7 @@ class CallHold:
             return ""
         begins = self.answer.find(marker, max(0, self.sent - len(marker)))
         self.holding = begins >= 0
-        upto = begins if self.holding else len(self.answer) - _partial(self.answer, marker)
+        upto = begins if self.holding else len(self.answer) - partial_suffix(self.answer, marker)
         out, self.sent = self.answer[self.sent : upto], max(self.sent, upto)
         return out
 
@@ -44,11 +45,6 @@ class CallHold:
             return self.answer[self.sent :], []
         text = content or ""
         return (text[self.sent :] if text.startswith(self.answer[: self.sent]) else ""), calls
-
-
-def _partial(text: str, marker: str) -> int:
-    """The length of the longest end of ``text`` that begins ``marker`` (a call may be starting)."""
-    return next((n for n in range(min(len(text), len(marker) - 1), 0, -1) if marker.startswith(text[-n:])), 0)
 
 
 def message_fields(plan: ToolPlan, calls: list[FunctionCall]) -> dict[str, Any]:

@@ -70,7 +70,7 @@ class ReasoningSplitter:
         if end >= 0:
             self.thinking = False
             return text[:end], self._answer(text[end + len(self.delimiters.end) :])
-        keep = max(_partial_suffix(text, self.delimiters.end), _partial_suffix(text, self.call_opener))
+        keep = max(partial_suffix(text, self.delimiters.end), partial_suffix(text, self.call_opener))
         self._pending = text[len(text) - keep :] if keep else ""
         return text[: len(text) - keep], ""
 
@@ -94,7 +94,7 @@ class ReasoningSplitter:
         return text
 
 
-def _partial_suffix(text: str, delimiter: str) -> int:
+def partial_suffix(text: str, delimiter: str) -> int:
     """Length of the longest suffix of ``text`` that is a proper prefix of ``delimiter`` (0 for none or "")."""
     for size in range(min(len(text), len(delimiter) - 1), 0, -1):
         if delimiter.startswith(text[-size:]):

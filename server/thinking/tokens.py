@@ -58,7 +58,7 @@ def _ids(tokenizer: Any, text: str) -> tuple[int, ...]:
     return tuple(tokenizer.encode(text, add_special_tokens=False))
 
 
-def _own_token(tokenizer: Any, text: str) -> int | None:
+def own_token(tokenizer: Any, text: str) -> int | None:
     """The id of ``text`` when the tokenizer has it as one token."""
     ids = _ids(tokenizer, text)
     return ids[0] if len(ids) == 1 and tokenizer.decode(list(ids)) == text else None
@@ -119,7 +119,7 @@ def resolve_thinking_tokens(
         choice = FormatChoice(format=choice)
     candidates, source = _chosen(tokenizer, choice)
     for fmt in candidates:
-        end = _own_token(tokenizer, fmt.end_token)
+        end = own_token(tokenizer, fmt.end_token)
         if end is not None:
             eos = set(eos_ids or ()) | ({tokenizer.eos_token_id} if tokenizer.eos_token_id is not None else set())
             special = tokenizer.decode([end], skip_special_tokens=True) == ""
