@@ -16,7 +16,7 @@ from fastapi.responses import Response
 from starlette.middleware.cors import CORSMiddleware
 
 from server import __version__
-from server.api import meta, openai
+from server.api import anthropic, meta, openai, responses
 from server.api.errors import install_error_handlers
 from server.api.routing import StripTrailingSlash
 from server.api.streaming import ClientDisconnected
@@ -98,6 +98,8 @@ def create_app(settings: Settings, engine: EngineLifetime, lifecycle: Lifecycle 
     app.add_middleware(AccessLog)
     app.add_middleware(StripTrailingSlash)
     app.include_router(openai.router)
+    app.include_router(anthropic.router)
+    app.include_router(responses.router)
     app.include_router(meta.router)
     _document_validation_errors_as_400(app)
     return app

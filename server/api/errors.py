@@ -1,4 +1,5 @@
-"""OpenAI-shaped errors: ``{"error": {"message", "type", "param", "code"}}``, never a bare 500."""
+"""Exception handlers: every failure an error in the route's shape (OpenAI's, or Anthropic's on its routes), never a
+bare 500."""
 
 from __future__ import annotations
 
@@ -52,26 +53,27 @@ ErrorRecorder = Callable[[APIError], None]
 
 
 def install_error_handlers(app: FastAPI, record: ErrorRecorder = lambda error: None) -> None:
-    """Every failure becomes an OpenAI-shaped response; ``record`` sees each one (metrics)."""
+    """Every failure becomes an error response in the route's shape; ``record`` sees each one (metrics)."""
 
-    def respond(error: APIError, headers: dict[str, str] | None = None) -> JSONResponse:
+    def respond(request: Request, error: APIError, headers: dict[str, str] | None = None) -> JSONResponse:
         record(error)
-        return error.response(headers)
+        return error.response(headers, request.scope["path"])
 
-    async def api_error(_: Request, exc: Exception) -> JSONResponse:
-        return respond(to_api_error(exc))
+    async def api_error(request: Request, exc: Exception) -> JSONResponse:
+        return respond(request, to_api_error(exc))
 
-    async def validation_error(_: Request, exc: Exception) -> JSONResponse:
+    async def validation_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)
-        return respond(from_validation_error(exc))
+        return respond(request, from_validation_error(exc))
 
     async def http_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)
-        return respond(APIError(_routing_message(app, request, exc), status=HTTPStatus(exc.status_code)), exc.headers)
+        error = APIError(_routing_message(app, request, exc), status=HTTPStatus(exc.status_code))
+        return respond(request, error, exc.headers)
 
-    async def unexpected_error(_: Request, exc: Exception) -> JSONResponse:
+    async def unexpected_error(request: Request, exc: Exception) -> JSONResponse:
         logger.exception("unhandled error", exc_info=exc)
-        return respond(APIError("Internal server error.", status=HTTPStatus.INTERNAL_SERVER_ERROR))
+        return respond(request, APIError("Internal server error.", status=HTTPStatus.INTERNAL_SERVER_ERROR))
 
     app.add_exception_handler(APIError, api_error)
     app.add_exception_handler(RequestValidationError, validation_error)

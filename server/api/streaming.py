@@ -1,5 +1,9 @@
 """Server-sent events and client disconnects.
 
+Two dialects: OpenAI's chat and text completions send ``data:`` lines and ``data: [DONE]`` last;
+named streams (Anthropic's Messages, OpenAI's Responses) send each event as ``event: <its type>`` and ``data:``, and end
+with their own last event. A failure mid-stream is a last event in the stream's error shape.
+
 A streaming client that goes away makes Starlette stop the response wherever it
 is (awaiting the engine, or a write); :class:`SSEResponse` then closes the event
 generator, and each generator in the chain closes the one it reads. A
@@ -11,7 +15,7 @@ slot and KV blocks.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import aclosing, suppress
 from typing import TypeVar
 
@@ -21,6 +25,7 @@ from pydantic import BaseModel
 from starlette.types import Receive, Scope, Send
 
 from server.api.errors import to_api_error
+from server.protocol.errors import APIError
 
 T = TypeVar("T")
 DONE = "data: [DONE]\n\n"
@@ -30,19 +35,29 @@ class ClientDisconnected(Exception):
     """The client went away before its response was ready."""
 
 
-def sse_event(payload: BaseModel) -> str:
-    return f"data: {payload.model_dump_json(exclude_unset=False)}\n\n"
+ErrorEvent = Callable[[APIError], BaseModel]  # a named stream's last event when it fails
 
 
-async def sse_events(chunks: AsyncIterator[BaseModel]) -> AsyncIterator[str]:
-    """Chunks as SSE, ``[DONE]`` last; an error mid-stream becomes a final error event."""
+def sse_event(payload: BaseModel, named: bool = False) -> str:
+    """``named``: the ``event:`` line is the payload's ``type``, as Anthropic's clients dispatch on it."""
+    data = f"data: {payload.model_dump_json(exclude_unset=False)}\n\n"
+    return f"event: {payload.type}\n{data}" if named else data  # type: ignore[attr-defined]
+
+
+async def sse_events(chunks: AsyncIterator[BaseModel], error_event: ErrorEvent | None = None) -> AsyncIterator[str]:
+    """Chunks as SSE; an error mid-stream becomes a final error event. OpenAI's dialect ends with ``[DONE]``;
+    with ``error_event`` the events are named and the stream ends with its own last event."""
     try:
         async with aclosing(chunks):  # type: ignore[type-var]
             async for chunk in chunks:
-                yield sse_event(chunk)
+                yield sse_event(chunk, named=error_event is not None)
     except Exception as exc:
+        if error_event is not None:
+            yield sse_event(error_event(to_api_error(exc)), named=True)
+            return
         yield f"data: {to_api_error(exc).model_json()}\n\n"
-    yield DONE
+    if error_event is None:
+        yield DONE
 
 
 class SSEResponse(StreamingResponse):
@@ -57,9 +72,9 @@ class SSEResponse(StreamingResponse):
             await super().__call__(scope, receive, send)
 
 
-def sse_response(chunks: AsyncIterator[BaseModel]) -> StreamingResponse:
+def sse_response(chunks: AsyncIterator[BaseModel], error_event: ErrorEvent | None = None) -> StreamingResponse:
     return SSEResponse(
-        sse_events(chunks),
+        sse_events(chunks, error_event),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )

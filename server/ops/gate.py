@@ -1,15 +1,16 @@
 """What gets in: API keys, request body size, and admission (a bound on generation requests at once).
 
-Three pure ASGI middlewares, each answering with an OpenAI-shaped error before
-the request reaches a route:
+Three pure ASGI middlewares, each answering with an error before the request
+reaches a route, in the shape that route speaks (Anthropic's on ``/v1/messages``):
 
-- :class:`ApiKeyGate`: ``Authorization: Bearer <key>`` on the guarded path
-  prefixes (``/v1`` by default; ``/health`` and ``/metrics`` stay open), keys from
-  the settings and from a file re-read when it changes (rotation without a
-  restart); compared in constant time; 401 otherwise. Keys are never logged.
+- :class:`ApiKeyGate`: ``Authorization: Bearer <key>`` (or Anthropic's
+  ``x-api-key: <key>``) on the guarded path prefixes (``/v1`` by default;
+  ``/health`` and ``/metrics`` stay open), keys from the settings and from a
+  file re-read when it changes (rotation without a restart); compared in
+  constant time; 401 otherwise. Keys are never logged.
 - :class:`BodyLimit`: a body above the limit is a 413, whether it announces its
   length or streams it in chunks, before anything parses it.
-- :class:`Admission`: at most ``limit`` chat/text completions at once, streaming
+- :class:`Admission`: at most ``limit`` generation requests at once, streaming
   ones until their last byte; beyond that a 429 with ``Retry-After``, and a 503
   once the server drains for shutdown. Nothing queues in front of the engine,
   so memory stays bounded however hard clients push.
@@ -28,12 +29,12 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from server.protocol.errors import APIError
 
-GENERATION_PATHS = frozenset({"/v1/chat/completions", "/v1/completions"})
+GENERATION_PATHS = frozenset({"/v1/chat/completions", "/v1/completions", "/v1/messages", "/v1/responses"})
 Recorder = Callable[[APIError], None]
 
 
 async def _refuse(error: APIError, scope: Scope, receive: Receive, send: Send, headers: dict[str, str]) -> None:
-    await error.response(headers)(scope, receive, send)
+    await error.response(headers, scope["path"])(scope, receive, send)
 
 
 @dataclass
@@ -70,10 +71,13 @@ class ApiKeyGate:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and self.keys.enabled and scope["path"].startswith(self.guarded):
-            scheme, _, token = Headers(scope=scope).get("authorization", "").partition(" ")
-            if scheme.lower() != "bearer" or not self.keys.accepts(token.strip()):
+            headers = Headers(scope=scope)
+            scheme, _, token = headers.get("authorization", "").partition(" ")
+            bearer = token.strip() if scheme.lower() == "bearer" else None
+            presented = [key for key in (bearer, headers.get("x-api-key")) if key is not None]  # Anthropic's header
+            if not any([self.keys.accepts(key) for key in presented]):  # a list: every key is compared
                 error = APIError(
-                    "Invalid or missing API key: send `Authorization: Bearer <key>`.",
+                    "Invalid or missing API key: send `Authorization: Bearer <key>` or `x-api-key: <key>`.",
                     status=HTTPStatus.UNAUTHORIZED,
                     code="invalid_api_key",
                 )

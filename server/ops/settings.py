@@ -65,6 +65,10 @@ class Settings(BaseSettings):
     )
     include_answer_prefix: bool = Field(False, description="Keep a forced answer prefix in the answer by default.")
 
+    # The Responses API's store (README "Responses API"): least recently used evicted beyond either bound.
+    responses_store_max: int = Field(1024, ge=0, description="Responses kept for GET and previous_response_id.")
+    responses_store_bytes: int = Field(64 * 2**20, ge=0, description="Bytes of stored responses, at most.")
+
     def api_keys(self) -> tuple[str, ...]:
         raw = self.api_key.get_secret_value() if self.api_key else ""
         return tuple(key.strip() for key in raw.split(",") if key.strip())

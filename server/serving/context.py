@@ -16,6 +16,7 @@ from server.ops.metrics import ServerMetrics
 from server.ops.settings import Settings
 from server.protocol.errors import APIError, engine_unavailable
 from server.serving.limits import Limits
+from server.serving.response_store import ResponseStore
 from server.thinking.spec import BudgetDefaults
 from server.thinking.tokens import ThinkingTokens, resolve_thinking_tokens
 
@@ -30,12 +31,14 @@ class ServerContext:
     thinking: ThinkingTokens = field(init=False)
     budget_defaults: BudgetDefaults = field(init=False)
     tool_parser: ToolCallParser | None = field(init=False)  # for tool_choice "auto"
+    response_store: ResponseStore = field(init=False)  # the Responses API's stored responses
 
     def __post_init__(self) -> None:
         tokens = resolve_thinking_tokens(self.tokenizer, self.settings.format_choice(), self.engine.eos_token_ids)
         self.thinking = tokens
         self.budget_defaults = self.settings.budget_defaults()
         self.tool_parser = load_tool_parser(self.settings, self.tokenizer)
+        self.response_store = ResponseStore(self.settings.responses_store_max, self.settings.responses_store_bytes)
 
     def describe_tools(self) -> str:
         if self.tool_parser is None:

@@ -216,7 +216,13 @@ def test_malformed_json_and_unknown_route(client: TestClient) -> None:
 
 @pytest.mark.parametrize(
     ("path", "body"),
-    [(CHAT, {"messages": USER, "stream": True}), ("/v1/completions", {"prompt": "12 + 34", "stream": True})],
+    [
+        (CHAT, {"messages": USER, "stream": True}),
+        ("/v1/completions", {"prompt": "12 + 34", "stream": True}),
+        ("/v1/responses", {"input": "What is 12 + 34?", "stream": True}),
+        ("/v1/messages", {"messages": USER, "max_tokens": 100, "stream": True}),
+    ],
+    ids=["chat", "completions", "responses", "messages"],
 )
 def test_streaming_client_disconnect_aborts_the_engine_request(
     client: TestClient, engine: FakeEngine, path: str, body: dict

@@ -3,7 +3,8 @@
 schemathesis reads ``/openapi.json`` and sends every operation the schema's examples, its coverage cases
 (boundaries, unsupported methods) and Hypothesis-generated requests, schema-conforming and not (negative
 mode). Every response must be below 500, errors must be OpenAI-shaped
-(``{"error": {"message": str, "type": str, "param": str | null, "code": str | null}}``), and the
+(``{"error": {"message": str, "type": str, "param": str | null, "code": str | null}}``; Anthropic's
+``{"type": "error", "error": {"type": str, "message": str}}`` on ``/v1/messages…``), and the
 built-in checks that fit must pass (status codes, content types, headers and bodies as the schema
 declares them). The fake engine answers; schemathesis runs the app's lifespan over ASGI, no socket.
 
@@ -43,6 +44,10 @@ OPERATIONS = frozenset(
     {
         "POST /v1/chat/completions",
         "POST /v1/completions",
+        "POST /v1/responses",
+        "GET /v1/responses/{response_id}",
+        "POST /v1/messages",
+        "POST /v1/messages/count_tokens",
         "GET /v1/models",
         "GET /v1/models/{model}",
         "GET /health",
@@ -82,11 +87,26 @@ def assert_openai_error(status: int, headers: Any, content: bytes, request: str 
         assert error[key] is None or isinstance(error[key], str), seen
 
 
-def assert_answered(status: int, headers: Any, content: bytes, streamed: bool, request: str = "") -> None:
-    """No 5xx; errors OpenAI-shaped; successes JSON, or server-sent events for ``stream: true``."""
+def assert_anthropic_error(status: int, headers: Any, content: bytes, request: str = "") -> None:
+    """Anthropic's routes answer ``{"type": "error", "error": {"type", "message"}}``."""
+    seen = f"{request} -> {int(status)} {content!r}"
+    assert content_type(headers) == "application/json", seen
+    body = json.loads(content)
+    assert isinstance(body, dict) and body.get("type") == "error" and set(body) == {"type", "error"}, seen
+    assert isinstance(body["error"], dict) and set(body["error"]) == {"type", "message"}, seen
+    assert all(isinstance(body["error"][key], str) and body["error"][key] for key in ("type", "message")), seen
+
+
+def assert_answered(
+    status: int, headers: Any, content: bytes, streamed: bool, request: str = "", path: str = ""
+) -> None:
+    """No 5xx; errors in the route's shape (OpenAI's, Anthropic's on ``/v1/messages…``); successes JSON, or
+    server-sent events for ``stream: true``."""
     seen = f"{request} -> {int(status)} {content[:500]!r}"
     assert status < 500, seen
-    if status >= 400:
+    if status >= 400 and path.startswith("/v1/messages"):
+        assert_anthropic_error(status, headers, content, request)
+    elif status >= 400:
         assert_openai_error(status, headers, content, request)
     elif streamed:
         assert content_type(headers) == "text/event-stream", seen
@@ -101,7 +121,7 @@ def test_api(case: schemathesis.Case) -> None:
     response = case.call()
     sent[case.operation.label] += 1
     streamed = isinstance(case.body, dict) and case.body.get("stream") is True
-    assert_answered(response.status_code, response.headers, response.content, streamed)
+    assert_answered(response.status_code, response.headers, response.content, streamed, path=case.operation.path)
     case.validate_response(response, excluded_checks=[positive_data_acceptance, negative_data_rejection])
 
 
@@ -115,6 +135,7 @@ def test_fuzz_sent_enough_requests() -> None:
 
 CHAT: dict[str, Any] = {"messages": [{"role": "user", "content": "hi"}], "max_tokens": 4}
 COMPLETION: dict[str, Any] = {"prompt": "hi", "max_tokens": 4}
+MESSAGES: dict[str, Any] = {"model": "tiny-reasoner", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 4}
 TEXT_FIELDS = {  # each places one generated string in an otherwise valid request
     "chat content": ("/v1/chat/completions", lambda s: {**CHAT, "messages": [{"role": "user", "content": s}]}),
     "chat text part": (
@@ -144,6 +165,32 @@ TEXT_FIELDS = {  # each places one generated string in an otherwise valid reques
     "chat stream": (
         "/v1/chat/completions",
         lambda s: {**CHAT, "messages": [{"role": "user", "content": s}], "stream": True},
+    ),
+    "responses input": ("/v1/responses", lambda s: {"input": s, "max_output_tokens": 4}),
+    "responses item": (
+        "/v1/responses",
+        lambda s: {"input": [{"role": "user", "content": [{"type": "input_text", "text": s}]}], "max_output_tokens": 4},
+    ),
+    "responses instructions": ("/v1/responses", lambda s: {"input": "hi", "instructions": s, "max_output_tokens": 4}),
+    "responses stream": ("/v1/responses", lambda s: {"input": s, "stream": True, "max_output_tokens": 4}),
+    "messages content": ("/v1/messages", lambda s: {**MESSAGES, "messages": [{"role": "user", "content": s}]}),
+    "messages system": ("/v1/messages", lambda s: {**MESSAGES, "system": [{"type": "text", "text": s}]}),
+    "messages stop": ("/v1/messages", lambda s: {**MESSAGES, "stop_sequences": [s]}),
+    "messages tool input": (
+        "/v1/messages",
+        lambda s: {
+            **MESSAGES,
+            "messages": [
+                {"role": "user", "content": "hi"},
+                {"role": "assistant", "content": [{"type": "tool_use", "id": "t", "name": "add", "input": {"a": [s]}}]},
+                {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "t", "content": s}]},
+            ],
+        },
+    ),
+    "messages stream": ("/v1/messages", lambda s: {**MESSAGES, "system": s, "stream": True}),
+    "count_tokens": (
+        "/v1/messages/count_tokens",
+        lambda s: {"model": "tiny-reasoner", "messages": [{"role": "user", "content": s}]},
     ),
     "prompt": ("/v1/completions", lambda s: {**COMPLETION, "prompt": s}),
     "prompt list": ("/v1/completions", lambda s: {**COMPLETION, "prompt": ["hi", s]}),
@@ -181,6 +228,8 @@ def test_lone_surrogates(module_client: TestClient, field: str) -> None:
         sent_body = json.dumps(body)
         response = module_client.post(path, content=sent_body, headers={"content-type": "application/json"})
         streamed = body.get("stream") is True
-        assert_answered(response.status_code, response.headers, response.content, streamed, f"POST {path} {sent_body}")
+        assert_answered(
+            response.status_code, response.headers, response.content, streamed, f"POST {path} {sent_body}", path
+        )
 
     answered()

@@ -10,6 +10,8 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # else litellm fe
 
 from agents import set_tracing_disabled
 
+from tests.clients.served import sdk, served, v1  # noqa: F401  (fixtures: the server the client tests share)
+
 set_tracing_disabled(True)
 
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import instructor
@@ -26,6 +25,8 @@ from agents import (
     Agent,
     ModelSettings,
     OpenAIChatCompletionsModel,
+    OpenAIProvider,
+    RunConfig,
     Runner,
     RunResult,
     function_tool,
@@ -33,7 +34,7 @@ from agents import (
 from langchain_openai import ChatOpenAI
 from pydantic import BaseModel
 
-from bench.server_process import running_server
+from tests.clients.served import ADD_PARAMETERS, KEY
 
 MODEL = "tiny-reasoner"
 A, B = 482, 397
@@ -55,11 +56,7 @@ ADD = {
     "function": {
         "name": "add",
         "description": "Add two integers.",
-        "parameters": {
-            "type": "object",
-            "properties": {"a": {"type": "integer"}, "b": {"type": "integer"}},
-            "required": ["a", "b"],
-        },
+        "parameters": ADD_PARAMETERS,
     },
 }
 
@@ -71,17 +68,6 @@ class Answer(BaseModel):
 def add(a: int, b: int) -> int:
     """Add two integers."""
     return a + b
-
-
-@pytest.fixture(scope="module")
-def v1() -> Iterator[str]:
-    with running_server() as url:
-        yield f"{url}/v1"
-
-
-@pytest.fixture
-def sdk(v1: str) -> openai.OpenAI:
-    return openai.OpenAI(base_url=v1, api_key="unused", max_retries=0, timeout=120)
 
 
 def check_budget(extra: dict[str, int], report: dict[str, Any] | None, reasoning: str) -> None:
@@ -189,7 +175,7 @@ def test_openai_sdk_stream_helper(sdk: openai.OpenAI) -> None:
 
 
 def chat_openai(v1: str, **options: Any) -> ChatOpenAI:
-    return ChatOpenAI(base_url=v1, api_key="unused", model=MODEL, temperature=0, max_retries=0, **options)  # type: ignore[arg-type]
+    return ChatOpenAI(base_url=v1, api_key=KEY, model=MODEL, temperature=0, max_retries=0, **options)  # type: ignore[arg-type]
 
 
 def test_langchain_bind_tools(v1: str) -> None:
@@ -206,12 +192,14 @@ def test_langchain_with_structured_output(v1: str, method: str | None) -> None:
 
 
 def agents_model(v1: str) -> OpenAIChatCompletionsModel:
-    client = openai.AsyncOpenAI(base_url=v1, api_key="unused", max_retries=0, timeout=120)
+    client = openai.AsyncOpenAI(base_url=v1, api_key=KEY, max_retries=0, timeout=120)
     return OpenAIChatCompletionsModel(model=MODEL, openai_client=client)
 
 
 @pytest.mark.parametrize("streamed", [False, True], ids=["run", "run_streamed"])
-def test_openai_agents_function_tool(v1: str, streamed: bool) -> None:
+@pytest.mark.parametrize("api", ["chat", "responses"])
+def test_openai_agents_function_tool(v1: str, api: str, streamed: bool) -> None:
+    """On chat completions and on the SDK's default model, the Responses API (``/v1/responses``)."""
     called: list[tuple[int, int]] = []
 
     @function_tool
@@ -220,22 +208,25 @@ def test_openai_agents_function_tool(v1: str, streamed: bool) -> None:
         called.append((a, b))
         return a + b
 
-    agent = Agent(name="assistant", model=agents_model(v1), tools=[add], model_settings=ModelSettings(temperature=0))
-    if streamed:
+    client = openai.AsyncOpenAI(base_url=v1, api_key=KEY, max_retries=0, timeout=120)
+    config = RunConfig(model_provider=OpenAIProvider(openai_client=client, use_responses=api == "responses"))
+    agent = Agent(name="assistant", model=MODEL, tools=[add], model_settings=ModelSettings(temperature=0))
 
-        async def run() -> Any:
-            result = Runner.run_streamed(agent, QUESTION)
-            async for _ in result.stream_events():
-                pass
-            return result
+    async def run() -> Any:
+        if not streamed:
+            return await Runner.run(agent, QUESTION, run_config=config)
+        result = Runner.run_streamed(agent, QUESTION, run_config=config)
+        async for _ in result.stream_events():
+            pass
+        return result
 
-        result: Any = asyncio.run(run())
-    else:
-        result = Runner.run_sync(agent, QUESTION)
+    result = asyncio.run(run())
     assert len(called) == 1 and all(isinstance(v, int) for v in called[0])
     kinds = [item.type for item in result.new_items if item.type != "reasoning_item"]
     assert kinds == ["tool_call_item", "tool_call_output_item", "message_output_item"], kinds
     assert any(ch.isdigit() for ch in result.final_output)
+    if api == "responses":  # the thinking, as a reasoning item
+        assert any(item.type == "reasoning_item" for item in result.new_items)
 
 
 def test_openai_agents_output_type(v1: str) -> None:
@@ -262,7 +253,7 @@ def test_instructor(sdk: openai.OpenAI, mode: instructor.Mode) -> None:
 @pytest.mark.parametrize("provider", ["openai", "hosted_vllm"])
 def test_litellm_tool_call(v1: str, provider: str) -> None:
     reply = litellm.completion(
-        model=f"{provider}/{MODEL}", api_base=v1, api_key="unused", messages=USER, tools=[ADD], temperature=0
+        model=f"{provider}/{MODEL}", api_base=v1, api_key=KEY, messages=USER, tools=[ADD], temperature=0
     )
     choice = reply.choices[0]
     assert choice.finish_reason == "tool_calls", choice
