@@ -35,20 +35,29 @@ def _empty(value: Any) -> bool:
     return not value
 
 
-def _one_of(*accepted: Any) -> Callable[[Any], bool]:
+def one_of(*accepted: Any) -> Callable[[Any], bool]:
     return lambda value: value is None or value in accepted
 
 
-# field -> (what is accepted, why anything else is refused)
-REFUSED: dict[str, tuple[Callable[[Any], bool], str]] = {
+Refusals = dict[str, tuple[Callable[[Any], bool], str]]  # field -> (what is accepted, why anything else is refused)
+
+
+def check_refused(table: Refusals, values: dict[str, Any]) -> None:
+    """A 400 naming the first field of ``table`` (in its order) whose value in ``values`` it does not accept."""
+    for name, (accepted, why) in table.items():
+        if name in values and not accepted(values[name]):
+            raise APIError(f"{name}: {why}.", param=name, code="unsupported_parameter")
+
+
+REFUSED: Refusals = {
     "modalities": (lambda v: v is None or v == ["text"], 'this model answers in text only; only ["text"]'),
     "audio": (_none, "this model answers in text only"),
     "prediction": (_none, "predicted outputs are not supported"),
     "web_search_options": (_none, "this server has no web search"),
     "verbosity": (_none, "verbosity is not supported; bound the answer with max_completion_tokens"),
     "moderation": (_none, "this server does no moderation"),
-    "store": (_one_of(False), "this server stores no completions; only false is accepted"),
-    "service_tier": (_one_of("auto", "default"), 'this server has one service tier: "auto" or "default"'),
+    "store": (one_of(False), "this server stores no completions; only false is accepted"),
+    "service_tier": (one_of("auto", "default"), 'this server has one service tier: "auto" or "default"'),
     "suffix": (_empty, "suffix (fill-in-the-middle) is not supported"),
 }
 
@@ -56,10 +65,7 @@ REFUSED: dict[str, tuple[Callable[[Any], bool], str]] = {
 def check_request(request: SamplingFields, limits: Limits, vocab_size: int) -> None:
     """Everything that only needs the request (and the server's limits): the first stage of a plan."""
     _log_unknown_fields(request)
-    for name in request.model_fields_set & REFUSED.keys():
-        accepted, why = REFUSED[name]
-        if not accepted(getattr(request, name)):
-            raise APIError(f"{name}: {why}.", param=name, code="unsupported_parameter")
+    check_refused(REFUSED, {name: getattr(request, name) for name in request.model_fields_set & REFUSED.keys()})
     _check_guided_fields(request)
     _check_content_parts(request)
     if request.n > limits.max_n:

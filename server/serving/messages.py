@@ -20,7 +20,6 @@ stop strings. Each field is honoured or refused with a 400 naming it:
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -42,13 +41,14 @@ from server.protocol.tools import (
     ToolCallIn,
 )
 from server.serving.context import ServerContext
+from server.serving.fields import Refusals, check_refused
 from server.serving.limits import Limits, check_message_count
 from server.serving.plan import Plan, plan_chat
 from server.serving.prompts import render_chat, template_kwargs
 from server.serving.tools import plan_tools
 
-# field -> (what is accepted, why anything else is refused); the fields that ask for nothing pass
-REFUSED: dict[str, tuple[Callable[[Any], bool], str]] = {
+# the fields that ask for nothing pass
+REFUSED: Refusals = {
     "container": (lambda v: v is None, "this server runs no code-execution containers"),
     "diagnostics": (lambda v: v is None, "this server keeps no earlier messages to compare with"),
     "inference_geo": (lambda v: v is None, "this server runs where it is deployed"),
@@ -97,10 +97,7 @@ async def count_tokens(body: MessagesInput, context: ServerContext) -> int:
 
 
 def to_chat(body: MessagesInput, limits: Limits) -> ChatCompletionRequest:
-    for name in body.model_fields_set & REFUSED.keys():
-        accepted, why = REFUSED[name]
-        if not accepted(getattr(body, name)):
-            raise APIError(f"{name}: {why}.", param=name, code="unsupported_parameter")
+    check_refused(REFUSED, {name: getattr(body, name) for name in body.model_fields_set & REFUSED.keys()})
     fields: dict[str, Any] = {"model": body.model, "messages": _messages(body)}
     if isinstance(body, MessagesRequest):
         fields |= _sampling(body, limits) | {name: getattr(body, name) for name in BUDGET_FIELDS}

@@ -13,7 +13,6 @@ plans the rest, and its errors name the Responses field (``max_output_tokens``, 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,6 +22,7 @@ from server.protocol.chat import ChatCompletionRequest
 from server.protocol.errors import APIError
 from server.protocol.responses import ResponsesRequest
 from server.serving.context import ServerContext
+from server.serving.fields import Refusals, check_refused, one_of
 from server.serving.plan import Plan, plan_chat
 from server.serving.responses_input import input_messages
 
@@ -41,31 +41,26 @@ def _absent(value: Any) -> bool:
     return value is None or value == []
 
 
-def _one_of(*accepted: Any) -> Callable[[Any], bool]:
-    return lambda value: value is None or value in accepted
-
-
-# field -> (what is accepted, why anything else is refused)
-REFUSED: dict[str, tuple[Callable[[Any], bool], str]] = {
-    "background": (_one_of(False), "responses are generated while you wait; only false"),
+REFUSED: Refusals = {
+    "background": (one_of(False), "responses are generated while you wait; only false"),
     "conversation": (_absent, "this server has no Conversations API; continue one with previous_response_id"),
     "context_management": (_absent, "this server never compacts a conversation"),
     "prompt": (_absent, "this server has no stored prompts; send instructions and input"),
     "moderation": (_absent, "this server does no moderation"),
-    "service_tier": (_one_of("auto", "default"), 'this server has one service tier: "auto" or "default"'),
-    "truncation": (_one_of("disabled"), 'only "disabled": an input too long for the context is a 400'),
+    "service_tier": (one_of("auto", "default"), 'this server has one service tier: "auto" or "default"'),
+    "truncation": (one_of("disabled"), 'only "disabled": an input too long for the context is a 400'),
 }
 # Chat completions' fields, sent here by mistake: each named with what the Responses API takes instead.
-CHAT_ONLY: dict[str, tuple[Callable[[Any], bool], str]] = {
+CHAT_ONLY: Refusals = {
     "messages": (_absent, "the Responses API takes input (and instructions)"),
     "max_tokens": (_absent, "the Responses API takes max_output_tokens"),
     "max_completion_tokens": (_absent, "the Responses API takes max_output_tokens"),
     "response_format": (_absent, "the Responses API takes text.format"),
     "functions": (_absent, "the Responses API takes tools"),
     "function_call": (_absent, "the Responses API takes tool_choice"),
-    "logprobs": (_one_of(False), f'the Responses API takes include: ["{LOGPROBS}"]'),
-    "n": (_one_of(1), "a response has one output; send one request per output"),
-    "return_token_ids": (_one_of(False), "a response has no place for token ids; use chat completions"),
+    "logprobs": (one_of(False), f'the Responses API takes include: ["{LOGPROBS}"]'),
+    "n": (one_of(1), "a response has one output; send one request per output"),
+    "return_token_ids": (one_of(False), "a response has no place for token ids; use chat completions"),
 }
 # Chat's parameter names in errors from the pipeline, as this API spells them.
 RENAMED = {"messages": "input", "max_completion_tokens": "max_output_tokens", "response_format": "text.format"}
@@ -104,9 +99,7 @@ def check_fields(request: ResponsesRequest, context: ServerContext) -> None:
     """What only a Responses request can get wrong; the chat pipeline checks the rest."""
     declared, extra = type(request).model_fields, request.model_extra or {}
     for table in (REFUSED, CHAT_ONLY):
-        for name, (accepted, why) in table.items():
-            if not accepted(getattr(request, name) if name in declared else extra.get(name)):
-                raise APIError(f"{name}: {why}.", param=name, code="unsupported_parameter")
+        check_refused(table, {name: getattr(request, name) if name in declared else extra.get(name) for name in table})
     if request.stream_options is not None and not request.stream:
         raise APIError("stream_options is only allowed when stream is true.", param="stream_options")
     if request.stream_options is not None and request.stream_options.include_obfuscation:
