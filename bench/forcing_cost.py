@@ -114,6 +114,9 @@ def measure_kernel(batches: list[int], repeats: int) -> list[dict[str, Any]]:
                 row[f"{mode}_kernel_us"] = 1e6 * cpu_seconds(setup.step, repeats)
                 row[f"{mode}_sampling_us"] = 1e6 * cpu_seconds(setup.sample, repeats)
                 row[f"{mode}_kernel_vs_sampling"] = row[f"{mode}_kernel_us"] / row[f"{mode}_sampling_us"]
+                guarded = budgeted_batch(batch, "cpu", temperature, guard=True)  # the loop guard on every row too
+                row[f"{mode}_guarded_us"] = 1e6 * cpu_seconds(guarded.step, repeats)
+                row[f"{mode}_guarded_vs_sampling"] = row[f"{mode}_guarded_us"] / row[f"{mode}_sampling_us"]
             rows.append(row)
     return rows
 
@@ -127,7 +130,8 @@ def kernel_main(args: argparse.Namespace) -> None:
     notes = (
         "One step of the budget kernel (state update from each row's new token, decision, logits edit) with every "
         "row budgeted and guarding its end, vocabulary 151,936, on this machine's CPU; against the same batch's "
-        f"sampling (greedy: argmax; sampled: softmax + exponential race). Median of {args.repeats} steps each."
+        f"sampling (greedy: argmax; sampled: softmax + exponential race). Median of {args.repeats} steps each. "
+        "guarded: the same batch with the loop guard on every row (its watch and both loop rules every step)."
     )
     settings = {"batches": args.batches, "repeats": args.repeats, "vocab": 151_936}
     write_results(name, {"settings": settings, "rows": rows}, table, title="Cost of the budget kernel", notes=notes)

@@ -45,7 +45,7 @@ class Batch:
         table, cpu = self.table, self.logits.device.type == "cpu"
         kernel.step_from_history(
             table, self.logits, self.slots.numpy() if cpu else self.slots, self.token_ids, self.prompt_len,
-            self.total_len, watching=bool(table.watching.any()), sampled=bool(table.sampled.any()),
+            self.total_len, **table.needs(slice(None)),
         )  # fmt: skip
 
     def sample(self) -> torch.Tensor:
@@ -55,9 +55,12 @@ class Batch:
         return probs.div_(torch.empty_like(probs).exponential_()).argmax(dim=1)
 
 
-def budgeted_batch(batch: int, device: str | torch.device, temperature: float, vocab: int = VOCAB) -> Batch:
-    """``batch`` requests in ``batch`` slots (shuffled), each with a minimum of waits that never lets go."""
-    budget = Budget(END, frozenset(EOS), WAIT, (END, 198, 19357, 21806, 25), min_waits=1 << 30)
+def budgeted_batch(
+    batch: int, device: str | torch.device, temperature: float, vocab: int = VOCAB, guard: bool = False
+) -> Batch:
+    """``batch`` requests in ``batch`` slots (shuffled), each with a minimum of waits that never lets go;
+    ``guard``: the loop guard on every row too (its watch runs every step: random tokens never loop)."""
+    budget = Budget(END, frozenset(EOS), WAIT, (END, 198, 19357, 21806, 25), min_waits=1 << 30, loop_guard=guard)
     table = SlotTable(batch, device)
     for slot in range(batch):
         table.stage(slot, budget, initial_state(budget, True), temperature)

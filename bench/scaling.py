@@ -2,7 +2,8 @@
 
 The shipped model on held-out additions, four ways of spending test-time compute, one offline ``vllm.LLM``:
 
-- budget forcing (ours, inside one decode): a sweep of forced ``Wait``s and of maxima;
+- budget forcing (ours, inside one decode): a sweep of forced ``Wait``s and of maxima; beyond s1, the same
+  sweeps with the loop guard on and with a graceful maximum;
 - prompt-conditional length control (s1's token-conditional baseline): "Think for at most N tokens.";
 - rejection sampling: seeded samples until one's thinking fits N (capped; a miss counts against Control);
 - majority voting over k samples, its thinking tokens the total over the k (an equal-compute comparison).
@@ -30,9 +31,10 @@ from server.thinking.tokens import ThinkingTokens, resolve_thinking_tokens
 from tinymodel.task import Problem, held_out_problems, is_well_formed, parse_answer
 
 MAX_TOKENS = 1024  # thinking + answer: four careful passes of the tiny model fit with room to spare
-FULL = {"waits": (0, 1, 2, 4), "maxima": {1: (16, 32, 64, 128), 8: (8, 16, 32, 64, 128, 256)}, "attempts": 16,
-        "stated": (16, 32, 64, 128), "rejection": (24, 64, 128, 256), "votes": (1, 2, 4, 8, 16)}  # fmt: skip
-QUICK = {"waits": (0, 1, 2), "maxima": {1: (64, 128), 8: (128,)},
+FULL = {"waits": (0, 1, 2, 4, 8), "maxima": {1: (16, 32, 64, 128), 8: (8, 16, 32, 64, 128, 256)}, "attempts": 16,
+        "stated": (16, 32, 64, 128), "rejection": (24, 64, 128, 256), "votes": (1, 2, 4, 8, 16),
+        "guarded": (1, 2, 4, 8), "grace": 16}  # fmt: skip
+QUICK = {"waits": (0, 1, 2), "maxima": {1: (64, 128), 8: (128,)}, "guarded": (4,), "grace": 16,
          "stated": (32, 128), "rejection": (24, 128), "attempts": 8, "votes": (1, 4, 8)}  # fmt: skip
 TITLE = "Test-time scaling of the tiny reasoner: accuracy against thinking tokens"
 Bound = tuple[int, int | None] | None
@@ -186,16 +188,23 @@ class Runner:
             temperature=temperature, seed=seed, max_tokens=MAX_TOKENS, extra_args=args, skip_special_tokens=skip
         )
 
-    def forcing(self, waits: int, maximum: int | None) -> list[Point]:
-        """Greedy budget forcing; the budget travels in ``extra_args`` exactly as the server sends it."""
-        spec = BudgetSpec(0, maximum, waits, "Wait", "Final Answer:")
+    def forcing(self, waits: int, maximum: int | None, guard: bool = False, grace: int = 0) -> list[Point]:
+        """Greedy budget forcing; the budget travels in ``extra_args`` exactly as the server sends it.
+
+        ``guard``: the loop guard on (its own method); ``grace``: a graceful maximum (its own method, Control
+        against ``max + grace``, the hard bound).
+        """
+        spec = BudgetSpec(0, maximum, waits, "Wait", "Final Answer:", end_grace=grace, loop_guard=guard)
         budget = to_budget(spec, self.thinking, self.tokenizer) if spec.is_active else None
         params = self.params(0.0, 0, GenerationPlan(budget, opens_thinking=True).to_extra_args())
         runs = self.run(self.prompts(), [params] * len(self.problems))
+        method = "budget forcing" + (" + loop guard" if guard else "") + (f" + grace {grace}" if grace else "")
         if maximum is None:
-            return [point("budget forcing", f"waits={waits}", runs, self.problems, None, WAITS)]
-        series = f"budget forcing: max, {waits} forced Wait{'s' * (waits > 1)} under it"
-        return [point("budget forcing", f"max={maximum}, waits={waits}", runs, self.problems, (0, maximum), series)]
+            series = f"{method}: forced Waits, no maximum" if guard else WAITS
+            return [point(method, f"waits={waits}", runs, self.problems, None, series)]
+        series = f"{method}: max, {waits} forced Wait{'s' * (waits > 1)} under it"
+        bound = (0, maximum + grace)
+        return [point(method, f"max={maximum}, waits={waits}", runs, self.problems, bound, series)]
 
     def stated(self, limit: int) -> list[Point]:
         """s1's token-conditional control: the budget is only stated in the prompt, greedy, no forcing."""
@@ -235,12 +244,13 @@ def plot(points: list[Point], path: Any) -> None:
 
 
 NOTES = """Control: share of runs whose thinking stays within the setting's stated bound [0, N] (budget forcing: its
-maxima; the Wait-only settings state no token bound and are left out; majority voting states none). A rejection
-sampling miss (no sample of the capped attempts fits) counts as out of bound and wrong, its thinking the shortest
-sample's. Scaling: s1's average slope over all pairs of points sorted by thinking tokens, in accuracy fraction per
-100 thinking tokens. Performance: best accuracy. Thinking tokens: output tokens before `</think>` (the chat template
-opens the thinking); majority voting counts the total over its k samples. Sampling: temperature 1.0, seeded; one pool
-of samples per problem serves every rejection limit and every k."""
+maxima, plus the grace where one is set: the hard bound then; the Wait-only settings state no token bound and are
+left out; majority voting states none). A rejection sampling miss (no sample of the capped attempts fits) counts as
+out of bound and wrong, its thinking the shortest sample's. Scaling: s1's average slope over all pairs of points
+sorted by thinking tokens, in accuracy fraction per 100 thinking tokens. Performance: best accuracy. Thinking tokens:
+output tokens before `</think>` (the chat template opens the thinking); majority voting counts the total over its k
+samples. Sampling: temperature 1.0, seeded; one pool of samples per problem serves every rejection limit and every k.
+The loop guard and the grace are their own methods (beyond s1), beside plain budget forcing on the same problems."""
 
 
 def main() -> None:
@@ -258,6 +268,9 @@ def main() -> None:
     engine_s = time.monotonic() - started
     jobs = [(runner.forcing, (w, None)) for w in config["waits"]]
     jobs += [(runner.forcing, (w, m)) for w, maxima in config["maxima"].items() for m in maxima]
+    jobs += [(runner.forcing, (w, None, True)) for w in config["guarded"]]
+    grace = config["grace"]
+    jobs += [(runner.forcing, (w, m, False, grace)) for w, maxima in config["maxima"].items() for m in maxima]
     jobs += [(runner.stated, (n,)) for n in config["stated"]] + [(runner.sampled, (config, args.seed))]
     points = [p for job, job_args in tqdm(jobs, desc="settings") for p in job(*job_args)]
     metrics = summarize(points)

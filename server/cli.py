@@ -34,9 +34,10 @@ SERVER_FLAGS = (
     "host", "port", "http_log_level", "max_n", "thinking_format", "thinking_start", "thinking_end",
     "reasoning_parser", "min_thinking_tokens", "max_thinking_tokens",
     "min_thinking_waits", "thinking_wait_string", "thinking_answer_prefix", "reasoning_effort_budgets",
+    "thinking_wait_strings", "thinking_end_grace", "thinking_wrapup_string", "thinking_loop_guard",
     "api_key", "api_key_file", "auth_paths", "max_concurrent_requests", "max_request_bytes", "max_messages",
     "shutdown_grace_period", "keep_alive_timeout", "reasoning_field", "include_answer_prefix",
-    "allowed_origins", "allowed_methods", "allowed_headers", "allow_credentials",
+    "allowed_origins", "allowed_methods", "allowed_headers", "allow_credentials", "enable_server_load_tracking",
     "enable_auto_tool_choice", "tool_call_parser", "tool_parser_plugin",
 )  # fmt: skip
 # The shipped model writes hermes tool calls (<tool_call>{"name": …, "arguments": …}</tool_call>): served with tools on.
@@ -63,6 +64,11 @@ def build_parser() -> argparse.ArgumentParser:
     ops.add_argument("--max-concurrent-requests", type=int, help="Completions at once; beyond: 429 (default 512).")
     ops.add_argument("--max-request-bytes", type=int, help="Largest request body; beyond: 413 (default 16 MiB).")
     ops.add_argument("--max-messages", type=int, help="Most chat messages per request (default 2048).")
+    ops.add_argument(
+        "--enable-server-load-tracking",
+        action=argparse.BooleanOptionalAction,
+        help="GET /load counts the generation requests in flight, as vllm serve's (off: 0).",
+    )
     ops.add_argument("--shutdown-grace-period", type=float, help="Seconds to finish requests on SIGTERM (30).")
     ops.add_argument(
         "--keep-alive-timeout", type=float, help="Idle keep-alive seconds (65: longer than clients keep them)."
@@ -85,6 +91,17 @@ def build_parser() -> argparse.ArgumentParser:
     budget.add_argument("--min-thinking-waits", type=int, help="Default ignored attempts to end the thinking (0).")
     budget.add_argument("--thinking-wait-string", help="What replaces an early end of thinking (Wait).")
     budget.add_argument("--thinking-answer-prefix", help="Forced after the end at the maximum (Final Answer:).")
+    budget.add_argument(
+        "--thinking-wait-strings", nargs="+", help="Wait strings used in turn (e.g. Wait Hmm Alternatively; 1 to 8)."
+    )
+    budget.add_argument("--thinking-end-grace", type=int, help="Tokens past the maximum to end a line (0; <= 256).")
+    budget.add_argument("--thinking-wrapup-string", help="Forced before the end the maximum forces (none).")
+    budget.add_argument(
+        "--thinking-loop-guard",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="Close a thinking that loops; no more forced waits (off; requests override it).",
+    )
     budget.add_argument(
         "--reasoning-effort-budgets", type=json.loads, help="JSON: reasoning_effort to max thinking tokens"
     )

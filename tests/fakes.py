@@ -23,6 +23,8 @@ class FakeEngine:
     script: str = SCRIPT
     step_delay: float = 0.0
     max_model_len: int = 1024
+    model_path: str = str(SHIPPED_MODEL)
+    cached_tokens: int = 0  # reported on every output, as vLLM reports its prefix-cache hits
     model_names: list[str] = field(default_factory=lambda: ["tiny-reasoner"])
     is_healthy: bool = True
     eos_token_ids: set[int] = field(default_factory=lambda: {256, 257})
@@ -42,10 +44,11 @@ class FakeEngine:
                     await asyncio.sleep(self.step_delay)
                     last = step == len(ids) - 1
                     outputs = [self._output(i, [token], params, finish if last else None) for i in range(params.n)]
-                    yield EngineOutput(outputs, finished=last)
+                    yield EngineOutput(outputs, finished=last, cached_tokens=self.cached_tokens)
             else:
                 await asyncio.sleep(self.step_delay * len(ids))
-                yield EngineOutput([self._output(i, ids, params, finish) for i in range(params.n)], finished=True)
+                outputs = [self._output(i, ids, params, finish) for i in range(params.n)]
+                yield EngineOutput(outputs, finished=True, cached_tokens=self.cached_tokens)
             self.finished.append(request.request_id)
         except (asyncio.CancelledError, GeneratorExit):
             self.aborted.append(request.request_id)

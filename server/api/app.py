@@ -16,7 +16,7 @@ from fastapi.responses import Response
 from starlette.middleware.cors import CORSMiddleware
 
 from server import __version__
-from server.api import anthropic, meta, openai, responses
+from server.api import anthropic, invocations, meta, openai, responses, tokenize
 from server.api.errors import install_error_handlers
 from server.api.routing import StripTrailingSlash
 from server.api.streaming import ClientDisconnected
@@ -73,6 +73,7 @@ def create_app(settings: Settings, engine: EngineLifetime, lifecycle: Lifecycle 
         version=__version__,
         lifespan=lifespan,
     )
+    app.state.admission = lifecycle.admission  # GET /load reads the requests in flight
     install_error_handlers(app, metrics.record_rejection)
 
     async def client_disconnected(_: Request, __: Exception) -> Response:
@@ -101,6 +102,8 @@ def create_app(settings: Settings, engine: EngineLifetime, lifecycle: Lifecycle 
     app.include_router(anthropic.router)
     app.include_router(responses.router)
     app.include_router(meta.router)
+    app.include_router(tokenize.router)
+    app.include_router(invocations.router)
     _document_validation_errors_as_400(app)
     return app
 

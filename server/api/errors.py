@@ -6,16 +6,19 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from http import HTTPStatus
+from typing import Any, TypeVar
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from server.api.routing import method_not_allowed_message, not_found_message
+from server.api.routing import allowed_methods, method_not_allowed_message, not_found_message
 from server.protocol.errors import APIError
 
 logger = logging.getLogger(__name__)
+M = TypeVar("M", bound=BaseModel)
 
 
 def to_api_error(exc: Exception) -> APIError:
@@ -39,13 +42,22 @@ def from_validation_error(exc: RequestValidationError) -> APIError:
     return APIError(message, param=param, code=str(first.get("type")))
 
 
-def _routing_message(app: FastAPI, request: Request, exc: StarletteHTTPException) -> str:
+def validated(model: type[M], body: dict[str, Any]) -> M:
+    """A body a route dispatches itself (by its shape), checked as FastAPI checks a declared one: a 400
+    naming the first field that fails."""
+    try:
+        return model.model_validate(body)
+    except ValidationError as exc:
+        raise RequestValidationError(exc.errors(include_url=False)) from exc
+
+
+def _routing_message(app: FastAPI, request: Request, exc: StarletteHTTPException, allow: str | None) -> str:
     """The router's bare "Not Found" / "Method Not Allowed", spelled out: what was asked, what exists."""
     method, path, default = request.method, request.url.path, HTTPStatus(exc.status_code).phrase
     if exc.status_code == 404 and exc.detail == default:
         return not_found_message(app, method, path)
-    if exc.status_code == 405 and exc.detail == default and exc.headers and "Allow" in exc.headers:
-        return method_not_allowed_message(method, path, exc.headers["Allow"])
+    if exc.status_code == 405 and exc.detail == default and allow is not None:
+        return method_not_allowed_message(method, path, allow)
     return str(exc.detail)
 
 
@@ -68,8 +80,12 @@ def install_error_handlers(app: FastAPI, record: ErrorRecorder = lambda error: N
 
     async def http_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)
-        error = APIError(_routing_message(app, request, exc), status=HTTPStatus(exc.status_code))
-        return respond(request, error, exc.headers)
+        headers, allow = exc.headers, None
+        if exc.status_code == 405 and headers and "Allow" in headers:  # the router names the first route's only
+            allow = allowed_methods(app, request.scope)
+            headers = {**headers, "Allow": allow}
+        error = APIError(_routing_message(app, request, exc, allow), status=HTTPStatus(exc.status_code))
+        return respond(request, error, headers)
 
     async def unexpected_error(request: Request, exc: Exception) -> JSONResponse:
         logger.exception("unhandled error", exc_info=exc)

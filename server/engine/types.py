@@ -109,6 +109,7 @@ class ChoiceOutput:
 class EngineOutput:
     choices: list[ChoiceOutput] = field(default_factory=list)
     finished: bool = False
+    cached_tokens: int = 0  # the prompt's tokens found in the prefix cache (vLLM's ``num_cached_tokens``)
 
 
 class Engine(Protocol):
@@ -119,6 +120,11 @@ class Engine(Protocol):
 
     @property
     def max_model_len(self) -> int: ...
+
+    @property
+    def model_path(self) -> str:
+        """What the engine loaded: the model's directory or hub id (``root`` of ``/v1/models``)."""
+        ...
 
     @property
     def tokenizer(self) -> Any: ...

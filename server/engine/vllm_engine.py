@@ -73,6 +73,10 @@ class VllmEngine:
         return self._llm.model_config.max_model_len
 
     @property
+    def model_path(self) -> str:
+        return str(self._llm.model_config.model)
+
+    @property
     def tokenizer(self) -> Any:
         return self._tokenizer
 
@@ -133,7 +137,8 @@ def structured_outputs(constraint: Constraint | None) -> StructuredOutputsParams
 
 
 def engine_output(output: RequestOutput) -> EngineOutput:
-    return EngineOutput([_choice(choice) for choice in output.outputs], output.finished)
+    cached = output.num_cached_tokens or 0  # set from the first output on (None before the prefill's stats)
+    return EngineOutput([_choice(choice) for choice in output.outputs], output.finished, cached)
 
 
 def _choice(output: CompletionOutput) -> ChoiceOutput:

@@ -5,7 +5,7 @@ reaches a route, in the shape that route speaks (Anthropic's on ``/v1/messages``
 
 - :class:`ApiKeyGate`: ``Authorization: Bearer <key>`` (or Anthropic's
   ``x-api-key: <key>``) on the guarded path prefixes (``/v1`` by default;
-  ``/health`` and ``/metrics`` stay open), keys from the settings and from a
+  ``/health`` and ``/metrics`` stay open; ``/invocations`` as the chat route), keys from the settings and from a
   file re-read when it changes (rotation without a restart); compared in
   constant time; 401 otherwise. Keys are never logged.
 - :class:`BodyLimit`: a body above the limit is a 413, whether it announces its
@@ -29,7 +29,12 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from server.protocol.errors import APIError
 
-GENERATION_PATHS = frozenset({"/v1/chat/completions", "/v1/completions", "/v1/messages", "/v1/responses"})
+GENERATION_PATHS = frozenset(
+    {"/v1/chat/completions", "/v1/completions", "/v1/messages", "/v1/responses", "/invocations"}
+)
+# Routes outside the guarded prefixes that run another route: a key guards them as it guards that route
+# (SageMaker's /invocations is chat or text completions; `vllm serve` leaves it unguarded, this server does not).
+GUARDED_AS = {"/invocations": "/v1/chat/completions"}
 Recorder = Callable[[APIError], None]
 
 
@@ -70,7 +75,8 @@ class ApiKeyGate:
         self.app, self.keys, self.guarded, self.record = app, keys, guarded, record
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and self.keys.enabled and scope["path"].startswith(self.guarded):
+        path = scope["path"] if scope["type"] == "http" else None
+        if path is not None and self.keys.enabled and GUARDED_AS.get(path, path).startswith(self.guarded):
             headers = Headers(scope=scope)
             scheme, _, token = headers.get("authorization", "").partition(" ")
             bearer = token.strip() if scheme.lower() == "bearer" else None

@@ -3,7 +3,7 @@
 The ``handler`` label is the matched route's template (``/v1/chat/completions``),
 so paths that match no route are not counted and no label takes a per-request
 value. A streamed response is timed until its last byte. Probes and scrapes
-(``/health``, ``/metrics``) are not traffic and are not counted.
+(``/health``, SageMaker's ``/ping``, ``/metrics``) are not traffic and are not counted.
 """
 
 from __future__ import annotations
@@ -15,7 +15,8 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-PROBE_PATHS = frozenset({"/health", "/metrics"})  # probes and scrapes: neither counted nor logged as traffic
+# Probes and scrapes: neither counted nor logged as traffic.
+PROBE_PATHS = frozenset({"/health", "/ping", "/load", "/metrics"})
 LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0)
 
 

@@ -64,6 +64,8 @@ class ServerMetrics:
     forced_ends: Counter
     max_budget_choices: Counter
     budget_share: Histogram
+    loops_broken: Counter
+    guarded_choices: Counter
 
     @classmethod
     def create(cls) -> ServerMetrics:
@@ -94,6 +96,10 @@ class ServerMetrics:
             budget_share=Histogram(f"{PREFIX}_budget_share_used", "Thinking tokens as a share of the maximum "
                                    "budget, per choice with a maximum above 0.", model, buckets=SHARE_BUCKETS,
                                    registry=r),
+            loops_broken=Counter(f"{PREFIX}_budget_loops_broken", "Choices whose thinking looped: the "
+                                 "loop guard stopped forcing.", model, registry=r),
+            guarded_choices=Counter(f"{PREFIX}_budget_guarded_choices", "Choices with the loop guard on "
+                                    "(loops_broken / this = how often the thinking loops).", model, registry=r),
         )  # fmt: skip
         for reason in ALL_REASONS:
             metrics.rejected.labels(reason)
@@ -102,7 +108,8 @@ class ServerMetrics:
     def serve_models(self, names: Iterable[str]) -> None:
         """Every per-model series at 0 for each served name, once the engine says which those are."""
         per_model = (self.time_to_first_token, self.budget_requests, self.thinking_tokens, self.waits,
-                     self.forced_ends, self.max_budget_choices, self.budget_share)  # fmt: skip
+                     self.forced_ends, self.max_budget_choices, self.budget_share, self.loops_broken,
+                     self.guarded_choices)  # fmt: skip
         for name in names:
             for metric in per_model:
                 metric.labels(name)
@@ -141,6 +148,9 @@ class ServerMetrics:
             return
         self.waits.labels(model).inc(report.waits)
         self.forced_ends.labels(model).inc(int(report.forced_end))
+        if budget.loop_guard:
+            self.guarded_choices.labels(model).inc()
+            self.loops_broken.labels(model).inc(report.loops_broken or 0)
         if budget.max_tokens is not None:
             self.max_budget_choices.labels(model).inc()
             if budget.max_tokens > 0:

@@ -33,6 +33,7 @@ class Settings(BaseSettings):
     max_concurrent_requests: int = Field(512, ge=1, description="Completions served at once; beyond: 429.")
     max_request_bytes: int = Field(16 * 2**20, ge=1024, description="Largest request body; beyond: 413.")
     max_messages: int = Field(2048, ge=1, description="Most chat messages per request.")
+    enable_server_load_tracking: bool = Field(False, description="GET /load reports the requests in flight.")
     shutdown_grace_period: float = Field(30.0, ge=0, description="Seconds in-flight requests get after SIGTERM.")
     allowed_origins: list[str] = Field(default_factory=list, description="CORS origins (vLLM's default: none).")
     allowed_methods: list[str] = Field(default_factory=lambda: ["*"], description="CORS methods.")
@@ -51,7 +52,13 @@ class Settings(BaseSettings):
     max_thinking_tokens: int | None = Field(None, ge=0)
     min_thinking_waits: int = Field(0, ge=0)
     thinking_wait_string: str = Field("Wait", min_length=1)
+    thinking_wait_strings: list[str] | None = Field(
+        None, min_length=1, max_length=8, description="Wait strings used in turn (over thinking_wait_string)."
+    )
     thinking_answer_prefix: str = "Final Answer:"
+    thinking_end_grace: int = Field(0, ge=0, le=256, description="Tokens past the maximum to end a line or sentence.")
+    thinking_wrapup_string: str | None = Field(None, min_length=1, description="Forced before a forced end.")
+    thinking_loop_guard: bool = Field(False, description="A looping thinking is closed; no more waits are forced.")
     reasoning_effort_budgets: dict[str, int | None] = Field(default_factory=lambda: dict(EFFORT_BUDGETS))
 
     # Tool calling, with `vllm serve`'s flags (README "Tools and structured outputs").
@@ -81,7 +88,10 @@ class Settings(BaseSettings):
             min_tokens=self.min_thinking_tokens,
             max_tokens=self.max_thinking_tokens,
             min_waits=self.min_thinking_waits,
-            wait_string=self.thinking_wait_string,
+            wait_string=tuple(self.thinking_wait_strings or (self.thinking_wait_string,)),
             answer_prefix=self.thinking_answer_prefix,
+            end_grace=self.thinking_end_grace,
+            wrapup=self.thinking_wrapup_string or "",
+            loop_guard=self.thinking_loop_guard,
             effort_budgets=dict(self.reasoning_effort_budgets),
         )

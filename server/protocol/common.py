@@ -5,11 +5,23 @@ from __future__ import annotations
 import time
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    ValidationError,
+    ValidatorFunctionWrapHandler,
+    field_validator,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError
 
 INT64 = 2**63
 BudgetInt = Annotated[int, Field(strict=True, ge=0)]  # JSON integers only: 1.5, "5" and -1 are 400s
+# The pure rules' bounds (server.thinking.budget: MAX_WAIT_STRINGS, MAX_END_GRACE), for the schema.
+WaitStrings = Annotated[list[Annotated[str, Field(min_length=1)]], Field(min_length=1, max_length=8)]
+Grace = Annotated[int, Field(strict=True, ge=0, le=256)]
 
 
 def _check_unicode(value: Any) -> None:
@@ -60,11 +72,42 @@ class BudgetFields(RequestModel):
     min_thinking_tokens: BudgetInt | None = Field(None, description="Attempts to end the thinking earlier become Wait.")
     max_thinking_tokens: BudgetInt | None = Field(None, description="At this many thinking tokens the end is forced.")
     min_thinking_waits: BudgetInt | None = Field(None, description="The first N attempts to end become Wait.")
-    thinking_wait_string: str | None = Field(None, min_length=1, description="Replaces an attempt to end.")
+    thinking_wait_string: Annotated[str, Field(min_length=1)] | WaitStrings | None = Field(
+        None,
+        description="Replaces an attempt to end. A list (1 to 8 strings, 64 tokens in all) is used in turn: "
+        "the k-th forced wait is item k mod n.",
+    )
     thinking_answer_prefix: str | None = Field(None, description="Forced after the end of thinking at the maximum.")
+    thinking_end_grace: Grace | None = Field(
+        None,
+        description="Tokens (0 to 256) the thinking may run past the maximum to end its line or sentence; "
+        "max_thinking_tokens + grace (+ the wrap-up) is a hard bound.",
+    )
+    thinking_wrapup_string: str | None = Field(
+        None,
+        min_length=1,
+        description="Forced before the end of thinking wherever the budget cuts it (the maximum, a loop); "
+        "thinking tokens, beyond the maximum (with the closing: 64 tokens at most).",
+    )
+    thinking_loop_guard: StrictBool | None = Field(
+        None,
+        description="When the thinking loops (a verbatim cycle, or the same conclusion again after a forced wait): no "
+        "more forced waits; its own ending goes through, a cycle is also closed. Default: the server's.",
+    )
     thinking_token_budget: BudgetInt | None = Field(None, description="vLLM's name for max_thinking_tokens.")
     thinking: ThinkingConfig | None = Field(None, description="Anthropic-style; disabled means a budget of 0.")
     reasoning_effort: str | None = Field(None, description="OpenAI-style; mapped to the server's budgets.")
+
+    @field_validator("thinking_wait_string", mode="wrap")
+    @classmethod
+    def _one_or_a_list(cls, value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+        """One error naming the field (not one per member of the union)."""
+        try:
+            return handler(value)
+        except ValidationError:
+            raise PydanticCustomError(
+                "wait_string", "must be a non-empty string or a list of 1 to 8 non-empty strings"
+            ) from None
 
     def budget_fields(self) -> dict[str, Any]:
         fields = {name: getattr(self, name) for name in BudgetFields.model_fields}
@@ -121,6 +164,12 @@ class BudgetReport(BaseModel):
     thinking_tokens: int = Field(description="Tokens between the start and the end of thinking, forced Waits included.")
     waits: int = Field(description="Attempts to end the thinking replaced by the wait string.")
     forced_end: bool = Field(description="Whether the maximum forced the end of thinking (and the answer prefix).")
+    loops_broken: int | None = Field(
+        None,
+        exclude_if=absent,
+        description="With the loop guard: 1 when the thinking looped and the guard stopped forcing (forced_end "
+        "too when it forced the closing), else 0. Absent without the guard.",
+    )
     thinking_off: bool | None = Field(
         None,
         exclude_if=absent,
@@ -133,18 +182,24 @@ class CompletionTokensDetails(BaseModel):
     reasoning_tokens: int = 0
 
 
+class PromptTokensDetails(BaseModel):
+    cached_tokens: int = Field(0, description="The prompt's tokens found in vLLM's prefix cache (not recomputed).")
+
+
 class Usage(BaseModel):
     prompt_tokens: int
     completion_tokens: int
     total_tokens: int
+    prompt_tokens_details: PromptTokensDetails = PromptTokensDetails()
     completion_tokens_details: CompletionTokensDetails = CompletionTokensDetails()
 
 
-def usage(prompt_tokens: int, completion_tokens: int, reasoning_tokens: int) -> Usage:
+def usage(prompt_tokens: int, completion_tokens: int, reasoning_tokens: int, cached_tokens: int = 0) -> Usage:
     return Usage(
         prompt_tokens=prompt_tokens,
         completion_tokens=completion_tokens,
         total_tokens=prompt_tokens + completion_tokens,
+        prompt_tokens_details=PromptTokensDetails(cached_tokens=cached_tokens),
         completion_tokens_details=CompletionTokensDetails(reasoning_tokens=reasoning_tokens),
     )
 
@@ -179,6 +234,8 @@ class ModelCard(BaseModel):
     object: Literal["model"] = "model"
     created: int = Field(default_factory=now)
     owned_by: str = "thinkserve"
+    root: str | None = Field(None, description="vLLM's field: the model the engine loaded (its path or hub id).")
+    parent: str | None = Field(None, description="vLLM's field: the base model of an adapter; null for the base.")
     max_model_len: int | None = None
 
 

@@ -42,8 +42,12 @@ class OutputTokensDetails(BaseModel):
 
 
 class MessageUsage(BaseModel):
+    """Anthropic's counts: ``input_tokens`` are the prompt's tokens not read from the prefix cache,
+    ``cache_read_input_tokens`` those read from it (vLLM's ``num_cached_tokens``); together the whole prompt."""
+
     input_tokens: int
     output_tokens: int
+    cache_read_input_tokens: int = 0
     output_tokens_details: OutputTokensDetails | None = None
 
 
@@ -107,7 +111,12 @@ class StopDelta(BaseModel):
 
 
 class DeltaUsage(BaseModel):
+    """Cumulative, as Anthropic sends it: the final input counts too (``message_start`` goes out before the
+    prefix cache's hits are known)."""
+
+    input_tokens: int | None = None
     output_tokens: int
+    cache_read_input_tokens: int | None = None
     output_tokens_details: OutputTokensDetails | None = None
 
 

@@ -17,6 +17,7 @@ from server.ops.settings import Settings
 from server.protocol.errors import APIError, engine_unavailable
 from server.serving.limits import Limits
 from server.serving.response_store import ResponseStore
+from server.thinking.boundaries import boundary_ids
 from server.thinking.spec import BudgetDefaults
 from server.thinking.tokens import ThinkingTokens, resolve_thinking_tokens
 
@@ -52,6 +53,11 @@ class ServerContext:
     @cached_property
     def vocab_size(self) -> int:
         return len(self.tokenizer)
+
+    @cached_property
+    def boundaries(self) -> frozenset[int]:
+        """The tokens that end a line or a sentence (a graceful maximum's), resolved at the first request with one."""
+        return boundary_ids(self.tokenizer)
 
     @cached_property
     def special_ids(self) -> frozenset[int]:

@@ -12,11 +12,12 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from server.protocol.chat import ChatCompletionRequest
+from server.protocol.chat import ChatCompletionRequest, ChatMessage
 from server.protocol.common import SamplingFields
 from server.protocol.completions import CompletionRequest
 from server.protocol.errors import APIError
 from server.serving.limits import Limits
+from server.serving.prompts import check_token_ids
 
 logger = logging.getLogger(__name__)
 _logged_unknown: set[str] = set()
@@ -67,7 +68,8 @@ def check_request(request: SamplingFields, limits: Limits, vocab_size: int) -> N
     _log_unknown_fields(request)
     check_refused(REFUSED, {name: getattr(request, name) for name in request.model_fields_set & REFUSED.keys()})
     _check_guided_fields(request)
-    _check_content_parts(request)
+    if isinstance(request, ChatCompletionRequest):
+        check_text_parts(request.messages)
     if request.n > limits.max_n:
         raise APIError(f"n is {request.n}; this server allows at most {limits.max_n}.", param="n")
     if request.n > 1 and request.temperature == 0:
@@ -92,8 +94,7 @@ def check_request(request: SamplingFields, limits: Limits, vocab_size: int) -> N
     if request.metadata and request.store:
         raise APIError("this server stores nothing to tag with metadata.", param="metadata")
     logit_bias(request.logit_bias, vocab_size)
-    if any(not 0 <= token < vocab_size for token in request.stop_token_ids or ()):
-        raise APIError(f"stop_token_ids holds ids outside the vocabulary [0, {vocab_size}).", param="stop_token_ids")
+    check_token_ids(request.stop_token_ids or [], vocab_size, "stop_token_ids")
 
 
 def logit_bias(bias: dict[str, float] | None, vocab_size: int) -> dict[int, float] | None:
@@ -120,10 +121,9 @@ def _check_guided_fields(request: SamplingFields) -> None:
             )
 
 
-def _check_content_parts(request: SamplingFields) -> None:
-    if not isinstance(request, ChatCompletionRequest):
-        return
-    for i, message in enumerate(request.messages):
+def check_text_parts(messages: list[ChatMessage]) -> None:
+    """Content parts other than text are refused, each by its place (``messages.0.content.1``)."""
+    for i, message in enumerate(messages):
         for j, part in enumerate(message.content if isinstance(message.content, list) else []):
             where = f"messages.{i}.content.{j}"
             if part.type != "text":

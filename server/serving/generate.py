@@ -25,7 +25,11 @@ T = TypeVar("T")
 
 
 class Generation:
-    """One plan's run: the steps of all its choices, then the usage (once the steps are exhausted)."""
+    """One plan's run: the steps of all its choices, then the usage (once the steps are exhausted).
+
+    ``cached_tokens`` in the usage: each prompt's prefix-cache hits once, as its ``prompt_tokens`` count once
+    whatever ``n`` is.
+    """
 
     def __init__(self, plan: Plan, context: ServerContext) -> None:
         self.plan, self.context = plan, context
@@ -42,12 +46,14 @@ class Generation:
             for prompt in range(len(plan.prompts))
             for _ in range(plan.n)
         ]
+        self.cached = [0] * len(plan.prompts)  # each prompt's tokens found in the prefix cache
 
     async def steps(self) -> AsyncIterator[Step]:
         streams = [self.context.engine.generate(request) for request in self.plan.engine_requests]
         merged = Merged(streams)
         async with aclosing(merged.items()) as outputs:
             async for prompt, output in outputs:
+                self.cached[prompt] = max(self.cached[prompt], output.cached_tokens)
                 for step in self._feed(prompt, output):
                     yield step
                 if self.plan.choice.stops and not output.finished and self._all_done(prompt):
@@ -71,7 +77,10 @@ class Generation:
         track, generation = self.tracks[index], self.plan.generations[self.plan.prompt_of(index)]
         budget = generation.budget
         if budget is not None:
-            report: BudgetReport | None = BudgetReport(**track.tracker.state.as_dict())
+            state = track.tracker.state  # loops_broken: reported where the loop guard was on
+            report: BudgetReport | None = BudgetReport(
+                **state.as_dict(), loops_broken=int(state.loops_broken > 0) if budget.loop_guard else None
+            )
         elif generation.thinking_off:
             report = BudgetReport(thinking_tokens=0, waits=0, forced_end=False, thinking_off=True)
         else:
@@ -86,7 +95,7 @@ class Generation:
     def usage(self) -> Usage:
         completion = sum(track.token_count for track in self.tracks)
         reasoning = sum(track.reasoning_tokens for track in self.tracks)
-        totals = usage(sum(len(p) for p in self.plan.prompts), completion, reasoning)
+        totals = usage(sum(len(p) for p in self.plan.prompts), completion, reasoning, sum(self.cached))
         note_usage(self.plan.model, totals)
         return totals
 

@@ -93,9 +93,11 @@ def _answer(tools: ToolPlan | None, answer: str) -> tuple[str, list[ToolUseBlock
 
 def _usage(totals: Usage) -> MessageUsage:
     details = OutputTokensDetails(thinking_tokens=totals.completion_tokens_details.reasoning_tokens)
+    cached = totals.prompt_tokens_details.cached_tokens
     return MessageUsage(
-        input_tokens=totals.prompt_tokens, output_tokens=totals.completion_tokens, output_tokens_details=details
-    )
+        input_tokens=totals.prompt_tokens - cached, output_tokens=totals.completion_tokens,
+        cache_read_input_tokens=cached, output_tokens_details=details,
+    )  # fmt: skip
 
 
 async def complete(planned: MessagesPlan, context: ServerContext) -> Message:
@@ -181,8 +183,7 @@ def events(planned: MessagesPlan, context: ServerContext) -> AsyncIterator[Messa
         return out
 
     def message_delta(totals: Usage) -> MessageEvent:
-        usage = _usage(totals)
-        counted = DeltaUsage(output_tokens=usage.output_tokens, output_tokens_details=usage.output_tokens_details)
+        counted = DeltaUsage(**dict(_usage(totals)))
         return MessageDelta(delta=ending.delta, usage=counted, thinking_budget=ending.budget)
 
     started = MessageUsage(input_tokens=len(plan.prompts[0]), output_tokens=0)

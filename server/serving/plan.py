@@ -121,8 +121,9 @@ def _plan(
     )
     opener = tools.parser.start_marker if tools and tools.parser else None
     tool_open = own_token(context.tokenizer, opener) if opener else None
-    if budget is not None:
-        budget = replace(budget, tool_open=tool_open)
+    if budget is not None:  # the tool-call opener, and the server's boundary set that a grace reads
+        boundaries = context.boundaries if budget.end_grace else frozenset()
+        budget = replace(budget, tool_open=tool_open, boundaries=boundaries)
     generations = [_generation(budget, prompt_thinking(p, thinking.start, thinking.end), spec.answer_prefix)
                    for p in prompts]  # fmt: skip
     stops = tuple(request.stop_list())

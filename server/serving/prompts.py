@@ -41,16 +41,23 @@ def render_chat(
     messages: list[ChatMessage],
     kwargs: dict[str, Any] | None = None,
     tools: list[dict[str, Any]] | None = None,
+    *,
+    add_generation_prompt: bool = True,
+    continue_final_message: bool = False,
+    add_special_tokens: bool = False,
 ) -> list[int]:
+    """The messages through the model's chat template; ``add_special_tokens``: the tokenizer's (BOS) on top
+    of what the template writes, as vLLM's ``/tokenize`` takes it."""
     conversation = [_message(message) for message in messages]
+    kwargs = {**(kwargs or {}), **({"continue_final_message": True} if continue_final_message else {})}
     try:
         # Render to text, then encode: transformers 5 returns a BatchEncoding for tokenize=True.
         text = tokenizer.apply_chat_template(
-            conversation, tools=tools, tokenize=False, add_generation_prompt=True, **(kwargs or {})
+            conversation, tools=tools, tokenize=False, add_generation_prompt=add_generation_prompt, **kwargs
         )
     except Exception as exc:  # jinja2 errors raised by the template itself
         raise APIError(f"The chat template rejected the messages: {exc}", param="messages") from exc
-    ids: list[int] = tokenizer.encode(text, add_special_tokens=False)
+    ids: list[int] = tokenizer.encode(text, add_special_tokens=add_special_tokens)
     return ids
 
 
@@ -103,7 +110,12 @@ def encode_prompts(tokenizer: Any, prompt: str | list[str] | list[int] | list[li
         ids = tokenizer.encode(item, add_special_tokens=True) if isinstance(item, str) else list(item)
         if not ids:
             raise APIError("prompt must not be empty.", param="prompt")
-        if any(not 0 <= token < vocab for token in ids):
-            raise APIError(f"prompt holds token ids outside the vocabulary [0, {vocab}).", param="prompt")
+        check_token_ids(ids, vocab, "prompt")
         encoded.append(ids)
     return encoded
+
+
+def check_token_ids(ids: list[int], vocab_size: int, param: str) -> None:
+    """A 400 naming ``param`` when an id is not a token of the vocabulary."""
+    if any(not 0 <= token < vocab_size for token in ids):
+        raise APIError(f"{param} holds token ids outside the vocabulary [0, {vocab_size}).", param=param)

@@ -17,6 +17,7 @@ from server.protocol.responses import ResponsesRequest
 from server.protocol.responses_output import (
     FunctionCallItem,
     IncompleteDetails,
+    InputTokensDetails,
     ItemStatus,
     MessageItem,
     OutputItem,
@@ -59,8 +60,9 @@ def answer_logprobs(turn: Turn, context: ServerContext, step: Step) -> list[Toke
 
 def response_usage(totals: Usage) -> ResponseUsage:
     details = OutputTokensDetails(reasoning_tokens=totals.completion_tokens_details.reasoning_tokens)
+    cached = InputTokensDetails(cached_tokens=totals.prompt_tokens_details.cached_tokens)
     return ResponseUsage(
-        input_tokens=totals.prompt_tokens, output_tokens=totals.completion_tokens,
+        input_tokens=totals.prompt_tokens, input_tokens_details=cached, output_tokens=totals.completion_tokens,
         output_tokens_details=details, total_tokens=totals.total_tokens,
     )  # fmt: skip
 

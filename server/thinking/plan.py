@@ -33,10 +33,15 @@ class GenerationPlan:
         b = self.budget
         if b is None:
             return None
+        beyond_s1 = {
+            "more_waits": [list(w) for w in b.more_waits], "end_grace": b.end_grace, "wrapup": list(b.wrapup),
+            "loop_guard": b.loop_guard,
+        }  # the boundary set a grace reads is the server's: the engine resolves its own  # fmt: skip
         return {KEY: {
             "end": b.end, "eos": sorted(b.eos), "wait": list(b.wait), "closing": list(b.closing),
             "start": list(b.start), "min_tokens": b.min_tokens, "max_tokens": b.max_tokens,
             "min_waits": b.min_waits, "tool_open": b.tool_open, "opens": self.opens_thinking,
+            **{name: value for name, value in beyond_s1.items() if value},  # absent when off: as before them
         }}  # fmt: skip
 
     @classmethod
@@ -51,5 +56,8 @@ class GenerationPlan:
             max_tokens=None if args["max_tokens"] is None else int(args["max_tokens"]),
             min_waits=int(args["min_waits"]),
             tool_open=None if args.get("tool_open") is None else int(args["tool_open"]),  # absent: an older plan
+            more_waits=tuple(tuple(int(t) for t in w) for w in args.get("more_waits", ())),
+            end_grace=int(args.get("end_grace", 0)), wrapup=tuple(int(t) for t in args.get("wrapup", ())),
+            loop_guard=bool(args.get("loop_guard", False)),
         )  # fmt: skip
         return cls(budget, bool(args["opens"]))

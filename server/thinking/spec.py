@@ -4,7 +4,9 @@ Pure: no torch, no vLLM. The fields (top level, OpenAI SDK users pass them in
 ``extra_body``):
 
 - ``min_thinking_tokens``, ``max_thinking_tokens``, ``min_thinking_waits``,
-  ``thinking_wait_string``, ``thinking_answer_prefix``;
+  ``thinking_wait_string`` (one string, or a list used in turn), ``thinking_answer_prefix``;
+- beyond s1: ``thinking_end_grace``, ``thinking_wrapup_string``, ``thinking_loop_guard``
+  (:mod:`server.thinking.budget`; the guard alone makes a budget);
 - aliases for the maximum: vLLM's ``thinking_token_budget``; Anthropic's
   ``thinking: {"type": "enabled", "budget_tokens": N}`` / ``{"type": "disabled"}``
   (0); OpenAI's ``reasoning_effort`` through the server's effort table.
@@ -38,9 +40,12 @@ class BudgetDefaults:
     min_tokens: int = 0
     max_tokens: int | None = None
     min_waits: int = 0
-    wait_string: str = "Wait"
+    wait_string: str | tuple[str, ...] = "Wait"
     answer_prefix: str = "Final Answer:"
     effort_budgets: dict[str, int | None] = field(default_factory=lambda: dict(EFFORT_BUDGETS))
+    end_grace: int = 0
+    wrapup: str = ""
+    loop_guard: bool = False
 
 
 @dataclass(frozen=True)
@@ -48,12 +53,19 @@ class BudgetSpec:
     min_tokens: int
     max_tokens: int | None
     min_waits: int
-    wait_string: str
+    wait_string: str | tuple[str, ...]  # a tuple: used in turn
     answer_prefix: str
+    end_grace: int = 0
+    wrapup: str = ""
+    loop_guard: bool = False
 
     @property
     def is_active(self) -> bool:
-        return self.min_tokens > 0 or self.min_waits > 0 or self.max_tokens is not None
+        return self.min_tokens > 0 or self.min_waits > 0 or self.max_tokens is not None or self.loop_guard
+
+    @property
+    def wait_strings(self) -> tuple[str, ...]:
+        return (self.wait_string,) if isinstance(self.wait_string, str) else self.wait_string
 
 
 def _max_sources(fields: dict[str, Any], defaults: BudgetDefaults) -> dict[str, int | None]:
@@ -93,8 +105,11 @@ def resolve_budget(fields: dict[str, Any], defaults: BudgetDefaults) -> BudgetSp
         min_tokens=_or(fields.get("min_thinking_tokens"), defaults.min_tokens),
         max_tokens=max_tokens,
         min_waits=_or(fields.get("min_thinking_waits"), defaults.min_waits),
-        wait_string=_or(fields.get("thinking_wait_string"), defaults.wait_string),
+        wait_string=_strings(_or(fields.get("thinking_wait_string"), defaults.wait_string)),
         answer_prefix=_or(fields.get("thinking_answer_prefix"), defaults.answer_prefix),
+        end_grace=_or(fields.get("thinking_end_grace"), defaults.end_grace),
+        wrapup=_or(fields.get("thinking_wrapup_string"), defaults.wrapup),
+        loop_guard=_or(fields.get("thinking_loop_guard"), defaults.loop_guard),
     )
     if spec.max_tokens is not None and spec.min_tokens > spec.max_tokens:
         param = "min_thinking_tokens" if fields.get("min_thinking_tokens") is not None else next(iter(sources), None)
@@ -119,25 +134,40 @@ def _or(value: Any, default: Any) -> Any:
     return default if value is None else value
 
 
+def _strings(value: str | list[str] | tuple[str, ...]) -> str | tuple[str, ...]:
+    return value if isinstance(value, str) else tuple(value)
+
+
 def to_budget(spec: BudgetSpec, thinking: ThinkingTokens, tokenizer: Any) -> Budget:
-    """The spec in token ids: the wait string, and the forced closing (end delimiter + separator + answer prefix)."""
-    wait = tuple(tokenizer.encode(spec.wait_string, add_special_tokens=False))
-    if not wait:
-        raise APIError("thinking_wait_string encodes to no tokens.", param="thinking_wait_string")
-    _check_length(wait, "thinking_wait_string")
+    """The spec in token ids: the wait strings, the wrap-up and the forced closing (end delimiter + separator +
+    answer prefix). The boundary set a grace reads is the server's: the caller adds it."""
+    waits = tuple(_encode(tokenizer, text, "thinking_wait_string") for text in spec.wait_strings)
+    _check_length(sum(waits, ()), "thinking_wait_string")
+    wrapup = _encode(tokenizer, spec.wrapup, "thinking_wrapup_string") if spec.wrapup else ()
     after_end = thinking.format.closing_text(spec.answer_prefix)
     closing = (thinking.end, *tokenizer.encode(after_end, add_special_tokens=False))
-    _check_length(closing, "thinking_answer_prefix")
+    _check_length(wrapup + closing, "thinking_wrapup_string" if wrapup else "thinking_answer_prefix")
     return Budget(
         end=thinking.end,
         eos=thinking.eos,
-        wait=wait,
+        wait=waits[0],
         closing=closing,
         start=thinking.start,
         min_tokens=spec.min_tokens,
         max_tokens=spec.max_tokens,
         min_waits=spec.min_waits,
+        more_waits=waits[1:],
+        end_grace=spec.end_grace,
+        wrapup=wrapup,
+        loop_guard=spec.loop_guard,
     )
+
+
+def _encode(tokenizer: Any, text: str, param: str) -> tuple[int, ...]:
+    ids = tuple(tokenizer.encode(text, add_special_tokens=False))
+    if not ids:
+        raise APIError(f"{param} encodes to no tokens: {text!r}.", param=param)
+    return ids
 
 
 def _check_length(ids: tuple[int, ...], param: str) -> None:

@@ -52,10 +52,16 @@ OPERATIONS = frozenset(
         "GET /v1/models/{model}",
         "GET /health",
         "GET /version",
+        "GET /load",
+        "GET /ping",
+        "POST /ping",
+        "POST /tokenize",
+        "POST /detokenize",
+        "POST /invocations",
     }
 )
 FUZZ_SETTINGS = settings(
-    max_examples=200,  # per operation, fuzzing phase; examples and coverage cases come on top
+    max_examples=100,  # per operation (16), fuzzing phase; examples and coverage cases come on top
     derandomize=True,
     database=None,
     deadline=None,
@@ -193,6 +199,9 @@ TEXT_FIELDS = {  # each places one generated string in an otherwise valid reques
         lambda s: {"model": "tiny-reasoner", "messages": [{"role": "user", "content": s}]},
     ),
     "prompt": ("/v1/completions", lambda s: {**COMPLETION, "prompt": s}),
+    "tokenize prompt": ("/tokenize", lambda s: {"prompt": s}),
+    "tokenize messages": ("/tokenize", lambda s: {"messages": [{"role": "user", "content": s}]}),
+    "invocations": ("/invocations", lambda s: {**CHAT, "messages": [{"role": "user", "content": s}]}),
     "prompt list": ("/v1/completions", lambda s: {**COMPLETION, "prompt": ["hi", s]}),
     "prompt echo": ("/v1/completions", lambda s: {**COMPLETION, "prompt": s, "echo": True}),
     "completion stop": ("/v1/completions", lambda s: {**COMPLETION, "stop": s}),

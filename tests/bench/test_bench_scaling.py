@@ -126,10 +126,18 @@ def test_quick_run_on_the_real_engine() -> None:
         assert forcing["performance"] > no_waits["accuracy"]
         assert {m["method"] for m in data["metrics"]} == {
             "budget forcing",
+            "budget forcing + loop guard",
+            "budget forcing + grace 16",
             "prompt-conditional",
             "rejection sampling",
             "majority voting",
         }
+        graced = next(m for m in data["metrics"] if m["method"] == "budget forcing + grace 16")
+        assert graced["control"] == 1.0  # within max + grace, the hard bound
+        guarded = next(p for p in data["points"] if p["method"] == "budget forcing + loop guard")
+        two = next(p for p in data["points"] if p["method"] == "budget forcing" and p["setting"] == "waits=2")
+        assert guarded["setting"] == "waits=4" and guarded["well_formed"] == 1.0
+        assert guarded["accuracy"] >= two["accuracy"] - 0.05  # past the second check, forcing stops helping
     finally:
         for suffix in ("json", "md", "png"):
             (RESULTS / f"scaling-test.{suffix}").unlink(missing_ok=True)

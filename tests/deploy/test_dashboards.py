@@ -50,6 +50,8 @@ THINKSERVE_MODEL_METRICS = [
     "thinkserve_budget_forced_ends_total",
     "thinkserve_budget_max_choices_total",
     "thinkserve_budget_share_used",
+    "thinkserve_budget_loops_broken_total",
+    "thinkserve_budget_guarded_choices_total",
 ]
 
 # PromQL words that are not metric names (aggregations, binary operators, modifiers, grouping clauses).

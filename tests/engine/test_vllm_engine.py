@@ -33,3 +33,11 @@ def test_outputs_come_back_as_our_types() -> None:
     output = engine_output(RequestOutput("r", None, [1], None, [choice], finished=True))
     logprobs = [{4: TokenLogprob(-0.1, 1, "a")}, {5: TokenLogprob(-0.2, 1, "b")}]
     assert output == EngineOutput([ChoiceOutput(1, "ab", [4, 5], logprobs, "stop", None)], finished=True)
+
+
+def test_prefix_cache_hits_come_back_with_each_output() -> None:
+    choice = CompletionOutput(0, "a", [4], None, None)
+    hit = RequestOutput("r", None, [1, 2, 3], None, [choice], finished=False, num_cached_tokens=2)
+    assert engine_output(hit).cached_tokens == 2
+    unknown = RequestOutput("r", None, [1], None, [choice], finished=False)  # None before the prefill's stats
+    assert engine_output(unknown).cached_tokens == 0

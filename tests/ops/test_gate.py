@@ -143,3 +143,38 @@ def test_one_structured_line_per_request_with_its_id(engine: FakeEngine, caplog:
     )
     assert lines[1]["ttft_ms"] >= 0 and lines[1]["completion_tokens"] > 0 and lines[0]["duration_ms"] > 0
     assert "What is 12" not in caplog.text  # prompts are not logged
+
+
+def test_invocations_is_guarded_and_admitted_as_the_chat_route(slow_engine: FakeEngine) -> None:
+    """SageMaker's route generates: the key that guards /v1 guards it, and it counts against the limit."""
+    with serve(slow_engine, api_key="k", max_concurrent_requests=1) as client:
+        assert client.post("/invocations", json=BODY).status_code == 401
+        key = {"Authorization": "Bearer k"}
+        first: list[int] = []
+        running = threading.Thread(
+            target=lambda: first.append(client.post("/invocations", json=BODY, headers=key).status_code)
+        )
+        running.start()
+        while not slow_engine.requests:
+            threading.Event().wait(0.01)
+        refused = client.post(CHAT, json=BODY, headers=key)
+        running.join()
+        assert first == [200] and refused.status_code == 429
+        assert client.get("/ping").status_code == 200  # a probe: open, never admitted
+    with serve(slow_engine, api_key="k", auth_paths=["/admin"]) as client:
+        assert client.post("/invocations", json=BODY).status_code == 200  # /v1 unguarded: so is its alias
+
+
+@pytest.mark.parametrize("tracking", [True, False])
+def test_load_counts_the_requests_in_flight_when_tracked(slow_engine: FakeEngine, tracking: bool) -> None:
+    """vLLM's ``/load`` with ``--enable-server-load-tracking``; without it, 0 as vLLM answers."""
+    with serve(slow_engine, enable_server_load_tracking=tracking) as client:
+        assert client.get("/load").json() == {"server_load": 0}
+        streaming = threading.Thread(target=lambda: client.post(CHAT, json=BODY))
+        streaming.start()
+        while not slow_engine.requests:  # the request is in the engine
+            threading.Event().wait(0.01)
+        load = client.get("/load").json()
+        streaming.join()
+        assert load == {"server_load": 1 if tracking else 0}
+        assert client.get("/load").json() == {"server_load": 0}

@@ -112,6 +112,7 @@ def test_known_labels_are_exported_at_zero_before_their_first_event(client: Test
     model = frozenset({("model", "tiny-reasoner")})
     for name in ("thinkserve_budget_waits_inserted_total", "thinkserve_budget_forced_ends_total",
                  "thinkserve_budget_max_choices_total", "thinkserve_budget_share_used_count",
+                 "thinkserve_budget_loops_broken_total", "thinkserve_budget_guarded_choices_total",
                  "thinkserve_thinking_tokens_count", "thinkserve_time_to_first_token_seconds_count"):  # fmt: skip
         assert samples.get((name, model)) == 0, name
 

@@ -41,6 +41,7 @@ _OPS: dict[str, tuple[Any, Any]] = {  # name: (torch, NumPy)
     "stack": (lambda arrays: torch.stack(arrays, dim=1), lambda arrays: np.stack(arrays, axis=1)),
     "columns": (lambda a: a.unbind(1), lambda a: tuple(a.T)),
     "all_columns": (lambda a: a.all(dim=1), lambda a: a.all(axis=1)),
+    "any_columns": (lambda a: a.any(dim=1), lambda a: a.any(axis=1)),
     "clip": (lambda a, low, high: a.clamp(low, high), lambda a, low, high: np.minimum(np.maximum(a, low), high)),
     "at_least": (lambda a, low: a.clamp(min=low), lambda a, low: np.maximum(a, np.float32(low))),
     "row_max": (lambda a: a.amax(1, keepdim=True), lambda a: a.max(axis=1, keepdims=True)),

@@ -25,7 +25,8 @@ from vllm.v1.sample.logits_processor import BatchUpdate, LogitsProcessor, MoveDi
 
 from server.engine.forcing import kernel
 from server.engine.forcing.arrays import NumPy, backend
-from server.engine.forcing.plans import committed, plan_of, validate
+from server.engine.forcing.engine_tokenizer import engine_tokenizer
+from server.engine.forcing.plans import Boundaries, committed, plan_of, validate
 from server.engine.forcing.table import SlotTable
 from server.thinking.budget import summarize
 from server.thinking.plan import GenerationPlan
@@ -40,6 +41,7 @@ class V1BudgetProcessor(LogitsProcessor):
         slots = getattr(scheduler, "max_num_seqs", None) or 256
         self._table = SlotTable(slots, device)
         self._outputs: list[list[int]] = [_NO_OUTPUT] * slots  # each slot's live output list
+        self._boundaries = Boundaries(lambda: engine_tokenizer(vllm_config))
 
     @classmethod
     def validate_params(cls, sampling_params: SamplingParams) -> None:
@@ -54,7 +56,7 @@ class V1BudgetProcessor(LogitsProcessor):
         for index in batch_update.removed:
             self._set(index, None, _NO_OUTPUT, 1.0)
         for index, params, _prompt, output in batch_update.added:
-            self._set(index, plan_of(params), output, params.temperature)
+            self._set(index, self._boundaries.attach(plan_of(params)), output, params.temperature)
         self._table.flush()
         for source, target, direction in batch_update.moved:
             swap = direction == MoveDirectionality.SWAP
@@ -84,8 +86,5 @@ class V1BudgetProcessor(LogitsProcessor):
         slots, committed, tokens = np.arange(batch), lengths, last
         if xp is not NumPy:
             slots, committed, tokens = (torch.from_numpy(a).to(logits.device) for a in (slots, committed, tokens))
-        kernel.step(
-            table, logits, slots, committed, tokens, xp=xp,
-            watching=bool(table.watching[:batch].any()), sampled=bool(table.sampled[:batch].any()),
-        )  # fmt: skip
+        kernel.step(table, logits, slots, committed, tokens, xp=xp, **table.needs(slice(0, batch)))
         return logits

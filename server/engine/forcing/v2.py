@@ -27,7 +27,8 @@ from vllm.v1.worker.gpu.sample.logits_processor.interface import LogitsProcessor
 
 from server.engine.forcing import kernel
 from server.engine.forcing.arrays import NumPy, backend
-from server.engine.forcing.plans import SPECULATIVE_DECODING, plan_of, validate
+from server.engine.forcing.engine_tokenizer import engine_tokenizer
+from server.engine.forcing.plans import SPECULATIVE_DECODING, Boundaries, plan_of, validate
 from server.engine.forcing.table import SlotTable
 from server.thinking.budget import Budget, initial_state, summarize
 
@@ -43,13 +44,14 @@ class V2BudgetProcessor(LogitsProcessor):
         self._req = req_states
         self._table = SlotTable(req_states.max_num_reqs, req_states.device)
         self._resumed: dict[int, tuple[Budget, bool, float]] = {}
+        self._boundaries = Boundaries(lambda: engine_tokenizer(vllm_config))
 
     @classmethod
     def validate_params(cls, sampling_params: SamplingParams) -> None:
         validate(sampling_params)
 
     def add_request(self, req_idx: int, sampling_params: SamplingParams) -> bool:
-        plan, temperature = plan_of(sampling_params), sampling_params.temperature
+        plan, temperature = self._boundaries.attach(plan_of(sampling_params)), sampling_params.temperature
         if plan is None or plan.budget is None:
             self._table.stage(req_idx, None, None, temperature)
             return False
@@ -74,6 +76,6 @@ class V2BudgetProcessor(LogitsProcessor):
         slots = batch if xp is NumPy else ctx.expanded_idx_mapping.long()
         kernel.step_from_history(
             table, logits, slots, req.all_token_ids.gpu, req.prompt_len.gpu, req.total_len.gpu, xp=xp,
-            watching=bool(table.watching[batch].any()), sampled=bool(table.sampled[batch].any()),
+            **table.needs(batch),
         )  # fmt: skip
         return logits

@@ -9,7 +9,7 @@ what :func:`server.thinking.edit.edit` makes of the pure decision, and each slot
 from __future__ import annotations
 
 import ast
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -20,10 +20,21 @@ from hypothesis import strategies as st
 
 from server.engine.forcing import kernel
 from server.engine.forcing.arrays import Backend, NumPy, Torch
-from server.engine.forcing.table import STATE_WIDTH, SlotTable, state_row
-from server.thinking.budget import Budget, BudgetState, decide, initial_state, observe, summarize
+from server.engine.forcing.table import LOOPS_BROKEN, STATE_WIDTH, SlotTable, loop_row, state_row
+from server.thinking.budget import CYCLE, RELEASED, Budget, BudgetState, decide, initial_state, observe, summarize
 from server.thinking.edit import FORCED_LOGIT
-from tests.engine.forcing.scripted import VOCAB, assert_same_row, budgets, model_logits, pure_row, sample
+from tests.engine.forcing.scripted import (
+    BOUNDARIES,
+    END,
+    EOS,
+    REDO,
+    VOCAB,
+    assert_same_row,
+    budgets,
+    model_logits,
+    pure_row,
+    sample,
+)
 
 SLOTS = 5
 
@@ -55,7 +66,7 @@ def one_step(table: SlotTable, order: list[tuple[int, Request]], xp: Backend) ->
     last = np.array([r.output[-1] if r.output else -1 for _, r in order])
     rows = torch.stack([model_logits(r.rid, r.output) for _, r in order])
     logits = rows.clone()
-    flags = {"watching": bool(table.watching[slots].any()), "sampled": bool(table.sampled[slots].any())}
+    flags = table.needs(slots)
     if xp is Torch:
         slots, committed, last = (torch.from_numpy(a) for a in (slots, committed, last))
     kernel.step(table, logits, slots, committed, last, xp=xp, **flags)
@@ -65,6 +76,8 @@ def one_step(table: SlotTable, order: list[tuple[int, Request]], xp: Backend) ->
         else:
             assert_same_row(logits[i], pure_row(request.budget, request.state, rows[i], request.temperature))
             assert np.array_equal(table.rows[slot, :STATE_WIDTH].numpy(), state_row(request.budget, request.state))
+            if request.budget.loop_guard:
+                assert np.array_equal(table.loops[slot].numpy(), loop_row(request.state))
             decision = decide(request.budget, request.state)
             if decision.kind.value == "force" and rows[i, decision.token] > float("-inf"):
                 assert logits[i, decision.token] > FORCED_LOGIT / 2
@@ -121,3 +134,29 @@ def test_the_kernel_never_reads_a_device_value_back_to_the_host() -> None:
     calls = [node.func for node in ast.walk(ast.parse(Path(kernel.__file__).read_text())) if isinstance(node, ast.Call)]
     names = {getattr(func, "attr", getattr(func, "id", None)) for func in calls}
     assert names & readbacks == set()
+
+
+@pytest.mark.parametrize("xp", [NumPy, Torch], ids=["numpy", "torch"])
+def test_a_loop_a_grace_and_rotating_waits_on_the_kernel_as_in_the_rules(xp: Backend) -> None:
+    """Each new rule at work on one batch (the property above draws them at random): the same state at every step."""
+    base = Budget(END, frozenset(EOS), (13,), (END, 14), min_waits=2, more_waits=((15, 16),), boundaries=BOUNDARIES)
+    guarded = replace(base, loop_guard=True, min_waits=50, wrapup=(17,))
+    graced = replace(base, max_tokens=6, end_grace=4, wrapup=(17, 18))
+    requests = [Request(0, guarded, True, 0.0), Request(1, base, True, 0.0), Request(2, graced, True, 0.7)]
+    requests.append(Request(11, guarded, True, 0.0))  # redoes its pass (rid % 4 == 3): the same conclusion again
+    table = SlotTable(4, "cpu")
+    for slot, request in enumerate(requests):
+        admit(table, slot, request)
+    table.flush()
+    for _ in range(60):
+        one_step(table, list(enumerate(requests)), xp)
+    assert requests[0].state is not None and requests[0].state.loops_broken & CYCLE  # a verbatim cycle: closed
+    assert table.rows[0, LOOPS_BROKEN] == requests[0].state.loops_broken and 17 in requests[0].output
+    assert requests[1].state is not None and requests[1].state.waits == 2 and 15 in requests[1].output  # in turn
+    assert requests[2].state is not None and requests[2].state.forced_end
+    assert 6 <= requests[2].state.thinking_tokens <= 6 + 4 + 2
+    redo = requests[3].state
+    assert redo is not None and redo.loops_broken == RELEASED and table.rows[3, LOOPS_BROKEN] == RELEASED
+    # A pass, the wait, the pass again up to its attempt to end: 35 tokens, too few for a cycle of period 18 (54).
+    thinking = len(REDO) - 1 + 1 + len(REDO) - 1
+    assert requests[3].output[thinking] == END and 17 not in requests[3].output  # its own ending goes through
