@@ -94,7 +94,11 @@ class BudgetFields(RequestModel):
         description="When the thinking loops (a verbatim cycle, or the same conclusion again after a forced wait): no "
         "more forced waits; its own ending goes through, a cycle is also closed. Default: the server's.",
     )
-    thinking_token_budget: BudgetInt | None = Field(None, description="vLLM's name for max_thinking_tokens.")
+    thinking_token_budget: Annotated[int, Field(strict=True, ge=-1)] | None = Field(
+        None,
+        description="vLLM's name for max_thinking_tokens; -1 is unlimited, as in vLLM (no maximum, not even the "
+        "server's default).",
+    )
     thinking: ThinkingConfig | None = Field(None, description="Anthropic-style; disabled means a budget of 0.")
     reasoning_effort: str | None = Field(None, description="OpenAI-style; mapped to the server's budgets.")
 

@@ -73,8 +73,9 @@ def _max_sources(fields: dict[str, Any], defaults: BudgetDefaults) -> dict[str, 
     sources: dict[str, int | None] = {}
     if fields.get("max_thinking_tokens") is not None:
         sources["max_thinking_tokens"] = fields["max_thinking_tokens"]
-    if fields.get("thinking_token_budget") is not None:
-        sources["thinking_token_budget"] = fields["thinking_token_budget"]
+    if fields.get("thinking_token_budget") is not None:  # vLLM's -1: unlimited
+        budget = fields["thinking_token_budget"]
+        sources["thinking_token_budget"] = None if budget == -1 else budget
     thinking = fields.get("thinking")
     if thinking is not None:
         if thinking["type"] == "disabled":
@@ -90,13 +91,18 @@ def _max_sources(fields: dict[str, Any], defaults: BudgetDefaults) -> dict[str, 
     return sources
 
 
+def _shown(maximum: int | None) -> str:
+    return "unlimited" if maximum is None else str(maximum)
+
+
 def resolve_budget(fields: dict[str, Any], defaults: BudgetDefaults) -> BudgetSpec:
     """``fields``: the request's budget fields as sent (None when absent)."""
     sources = _max_sources(fields, defaults)
     if len(set(sources.values())) > 1:
         first, second = list(sources)[:2]
         raise APIError(
-            f"{first} ({sources[first]}) and {second} ({sources[second]}) set different thinking budgets; send one.",
+            f"{first} ({_shown(sources[first])}) and {second} ({_shown(sources[second])}) set different thinking "
+            "budgets; send one.",
             param=f"{first},{second}",
             code="conflicting_parameters",
         )

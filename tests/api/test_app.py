@@ -268,6 +268,7 @@ def test_plain_requests_carry_no_budget(client: TestClient, engine: FakeEngine) 
         ({"thinking": {"type": "maybe"}}, "thinking.type"),
         ({"reasoning_effort": "extreme"}, "reasoning_effort"),
         ({"thinking_token_budget": 4, "max_thinking_tokens": 5}, "max_thinking_tokens,thinking_token_budget"),
+        ({"thinking_token_budget": -2}, "thinking_token_budget"),  # -1 is vLLM's unlimited, below is an error
     ],
 )
 def test_bad_budget_input(client: TestClient, fields: dict, param: str) -> None:

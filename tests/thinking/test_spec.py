@@ -24,6 +24,7 @@ def test_no_fields_means_no_budget_and_server_strings() -> None:
     [
         ({"max_thinking_tokens": 7}, 7),
         ({"thinking_token_budget": 7}, 7),
+        ({"thinking_token_budget": -1}, None),  # vLLM's unlimited
         ({"thinking": {"type": "enabled", "budget_tokens": 7}}, 7),
         ({"thinking": {"type": "disabled"}}, 0),
         ({"reasoning_effort": "low"}, 64),
@@ -39,6 +40,13 @@ def test_conflicting_maxima_name_both_fields() -> None:
     with pytest.raises(APIError) as error:
         resolve(max_thinking_tokens=5, thinking={"type": "disabled"})
     assert error.value.param == "max_thinking_tokens,thinking" and "send one" in error.value.message
+
+
+def test_vllms_unlimited_lifts_the_servers_maximum_and_conflicts_with_a_maximum() -> None:
+    assert resolve_budget({"thinking_token_budget": -1}, BudgetDefaults(max_tokens=100)).max_tokens is None
+    with pytest.raises(APIError) as error:
+        resolve(thinking_token_budget=-1, max_thinking_tokens=5)
+    assert error.value.param == "max_thinking_tokens,thinking_token_budget" and "(unlimited)" in error.value.message
 
 
 def test_request_overrides_server_defaults() -> None:
