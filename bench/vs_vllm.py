@@ -244,11 +244,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--vllm-args", default="--reasoning-parser deepseek_r1", help="Extra flags for vLLM's server (see above)."
     )
-    parser.add_argument("--quick", action="store_true", help="Concurrency 1 and 8, one repeat, few prompts.")
+    parser.add_argument(
+        "--quick", action="store_true", help="Concurrency 1 and 8, one repeat, few prompts, 32 tokens out."
+    )
     parser.add_argument("--out-name", help="Results name (default vs_vllm, or vs_vllm-quick with --quick).")
     opts = parser.parse_args(argv)
     if opts.quick:
         opts.concurrency, opts.repeats, opts.num_prompts_per_concurrency, opts.min_prompts = [1, 8], 1, 2, 8
+        opts.output_len = 32  # a smoke run of the whole path: CI's time goes to the two servers' starts
     opts.out_name = opts.out_name or ("vs_vllm-quick" if opts.quick else "vs_vllm")
     return opts
 

@@ -20,7 +20,10 @@ from typing import TYPE_CHECKING, Any
 
 import uvicorn
 
+from server.ops.adapters import AdapterError, settle_lora_flags
+from server.ops.root_path import with_root_path
 from server.ops.settings import SHIPPED_MODEL, SHIPPED_MODEL_NAME, Settings
+from server.vllm_flags import add_vllm_serve_flags, apply_vllm_serve_flags, check_chat_template, json_object
 
 if TYPE_CHECKING:
     from server.api.app import Lifecycle
@@ -38,10 +41,16 @@ SERVER_FLAGS = (
     "api_key", "api_key_file", "auth_paths", "max_concurrent_requests", "max_request_bytes", "max_messages",
     "shutdown_grace_period", "keep_alive_timeout", "reasoning_field", "include_answer_prefix",
     "allowed_origins", "allowed_methods", "allowed_headers", "allow_credentials", "enable_server_load_tracking",
-    "enable_auto_tool_choice", "tool_call_parser", "tool_parser_plugin",
+    "enable_auto_tool_choice", "tool_call_parser", "tool_parser_plugin", "trust_request_chat_template",
+    "return_tokens_as_token_ids", "chat_template", "default_chat_template_kwargs", "root_path",
 )  # fmt: skip
 # The shipped model writes hermes tool calls (<tool_call>{"name": …, "arguments": …}</tool_call>): served with tools on.
 SHIPPED_TOOLS = {"enable_auto_tool_choice": True, "tool_call_parser": "hermes"}
+
+
+def switch(group: Any, flag: str, help: str) -> None:
+    """A flag that turns something on; unset (None) leaves the setting to its default or environment variable."""
+    group.add_argument(flag, action="store_true", default=None, help=help)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -57,8 +66,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--uvicorn-log-level", dest="http_log_level", help="Log level of the HTTP front end (default info)."
     )
     group.add_argument("--max-n", type=int, help="Largest `n` accepted per request (default 16).")
+    group.add_argument("--root-path", help="The path prefix a proxy in front strips (uvicorn's root_path).")
     ops = parser.add_argument_group("operations and security", "Limits, API keys, shutdown.")
-    ops.add_argument("--api-key", action="append", help="An accepted API key (repeatable; THINKSERVE_API_KEY=k1,k2).")
+    ops.add_argument("--api-key", action="extend", nargs="+", help="Accepted API keys (THINKSERVE_API_KEY=k1,k2).")
     ops.add_argument("--api-key-file", help="A file of API keys, one per line, re-read when it changes.")
     ops.add_argument("--auth-paths", nargs="+", help="Path prefixes that need a key (default /v1).")
     ops.add_argument("--max-concurrent-requests", type=int, help="Completions at once; beyond: 429 (default 512).")
@@ -118,25 +128,52 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="Keep a forced answer prefix (Final Answer:) in the answer; requests override it (default: left out).",
     )
+    switch(
+        answer,
+        "--return-tokens-as-token-ids",
+        "Logprobs name each token token_id:N, as vllm serve's flag; requests override it (off).",
+    )
     tools = parser.add_argument_group("tools", "Tool calling, as `vllm serve` takes it (on for the shipped model).")
-    tools.add_argument(
+    switch(
+        tools,
         "--enable-auto-tool-choice",
-        action="store_true",
-        default=None,
-        help='tool_choice "auto" (the default with tools): the model decides to call; needs --tool-call-parser.',
+        'tool_choice "auto" (the default with tools): the model decides to call; needs --tool-call-parser.',
     )
     tools.add_argument("--tool-call-parser", help="vLLM's tool parser for the model's format (hermes, qwen3_xml, …).")
     tools.add_argument("--tool-parser-plugin", help="A Python file that registers a tool parser of your own.")
+    switch(
+        ops,
+        "--trust-request-chat-template",
+        "Take a request's chat_template, as vllm serve's flag (off: such a request is a 400).",
+    )
+    chat = parser.add_argument_group("chat template", "As `vllm serve` takes them; a request's own win.")
+    chat.add_argument("--chat-template", help="Over the tokenizer's template: a file, or the Jinja template inline.")
+    chat.add_argument(
+        "--default-chat-template-kwargs",
+        type=json_object,
+        help='JSON template arguments, e.g. {"enable_thinking": false}.',
+    )
+    lora = parser.add_argument_group("LoRA adapters", "Served beside the base model, as `vllm serve` serves them.")
+    lora.add_argument(
+        "--lora-modules",
+        nargs="+",
+        help="Adapters served as models of their own (needs --enable-lora): name=path, or JSON "
+        '{"name": …, "path": …, "base_model_name": …}.',
+    )
     AsyncEngineArgs.add_cli_args(parser)
     parser.set_defaults(model=str(SHIPPED_MODEL), **(CPU_DEFAULTS if current_platform.is_cpu() else {}))
+    add_vllm_serve_flags(parser)
     return parser
 
 
 def parse(argv: list[str] | None = None) -> tuple[Settings, Any]:
     """Settings for the front end and ``AsyncEngineArgs`` for the engine."""
     from vllm.engine.arg_utils import AsyncEngineArgs
+    from vllm.platforms import current_platform
 
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    apply_vllm_serve_flags(parser, args)  # refusals exit 2 here, before anything starts
     if args.api_key:
         args.api_key = ",".join(args.api_key)
     if args.served_model_name is None and args.model == str(SHIPPED_MODEL):
@@ -144,7 +181,14 @@ def parse(argv: list[str] | None = None) -> tuple[Settings, Any]:
     overrides = {name: getattr(args, name) for name in SERVER_FLAGS}
     if args.model == str(SHIPPED_MODEL) and args.tool_call_parser is None and args.enable_auto_tool_choice is None:
         overrides.update(SHIPPED_TOOLS)
+    if args.lora_modules is not None:
+        overrides["lora_modules"] = args.lora_modules
     settings = Settings(**{name: value for name, value in overrides.items() if value is not None})
+    check_chat_template(parser, settings)  # THINKSERVE_CHAT_TEMPLATE's too
+    try:  # refused before the engine starts, as vLLM's parser refuses them
+        settle_lora_flags(args, settings.adapters(), on_cpu=current_platform.is_cpu())
+    except AdapterError as exc:
+        parser.error(str(exc))
     engine_args = AsyncEngineArgs.from_cli_args(args)
     return settings, engine_args
 
@@ -215,9 +259,10 @@ def main(argv: list[str] | None = None) -> None:
     from server.engine.vllm_engine import run_vllm_engine
 
     lifecycle = Lifecycle.of(settings)
-    app = create_app(settings, functools.partial(run_vllm_engine, engine_args, settings.format_choice()), lifecycle)
+    lifetime = functools.partial(run_vllm_engine, engine_args, settings.format_choice(), settings.adapters())
+    app = create_app(settings, lifetime, lifecycle)
     config = uvicorn.Config(
-        app,
+        with_root_path(app, settings.root_path),  # uvicorn's root_path would prefix the paths the gate reads
         host=settings.host,
         port=settings.port,
         log_level=settings.http_log_level,

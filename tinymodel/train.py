@@ -17,12 +17,13 @@ import argparse
 import math
 import random
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
 from transformers import PreTrainedTokenizerFast, Qwen3Config, Qwen3ForCausalLM
 
-from tinymodel.task import held_out_problems, random_problem
+from tinymodel.task import Problem, held_out_problems, random_problem
 from tinymodel.tokenizer import save_tokenizer
 from tinymodel.tools_task import ChatExample, sample_chat_example
 
@@ -58,18 +59,30 @@ def prompt_text(tokenizer: PreTrainedTokenizerFast, example: ChatExample) -> str
 Row = tuple[list[int], list[int]]  # prompt ids, completion ids (+ EOS)
 
 
+Texts = Callable[[PreTrainedTokenizerFast, Problem, random.Random], tuple[str, str]]  # prompt (+ context), target
+
+
+def chat_texts(tokenizer: PreTrainedTokenizerFast, problem: Problem, rng: random.Random) -> tuple[str, str]:
+    """One example of the mixture: the chat prompt with its context, and the target."""
+    example = sample_chat_example(problem, rng)
+    return prompt_text(tokenizer, example) + example.context, example.target
+
+
 def sample_rows(
-    tokenizer: PreTrainedTokenizerFast, rng: random.Random, count: int, excluded: set[tuple[int, int]]
+    tokenizer: PreTrainedTokenizerFast,
+    rng: random.Random,
+    count: int,
+    excluded: set[tuple[int, int]],
+    texts: Texts = chat_texts,
 ) -> list[Row]:
+    """``count`` fresh problems (none of ``excluded``) as token rows; the tokenizer adds no special tokens."""
     rows: list[Row] = []
     while len(rows) < count:
         problem = random_problem(rng)
         if (problem.a, problem.b) in excluded:
             continue
-        example = sample_chat_example(problem, rng)
-        prompt = tokenizer.encode(prompt_text(tokenizer, example) + example.context)
-        completion = [*tokenizer.encode(example.target), tokenizer.eos_token_id]
-        rows.append((prompt, completion))
+        prompt, target = texts(tokenizer, problem, rng)
+        rows.append((tokenizer.encode(prompt), [*tokenizer.encode(target), tokenizer.eos_token_id]))
     return rows
 
 

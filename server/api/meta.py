@@ -24,16 +24,22 @@ def _package_version(name: str) -> str | None:
 
 
 def _card(name: str, context: Context, request: Request) -> ModelCard:
-    """``created`` is when this process started serving: the same on every call. ``root`` is what the engine
-    loaded; every served name is the base model, so ``parent`` is null."""
+    """``created`` is when this process started serving: the same on every call. As vLLM's cards: a base
+    model's ``root`` is what the engine loaded and its ``parent`` is null; a LoRA adapter's ``root`` is its
+    path and its ``parent`` the base model's served name."""
     engine = context.engine
     started = request.app.state.started
+    adapter = context.adapter(name)
+    if adapter is not None:
+        parent = context.parent(adapter)
+        return ModelCard(id=name, created=started, root=adapter.path, parent=parent, max_model_len=engine.max_model_len)
     return ModelCard(id=name, created=started, root=engine.model_path, max_model_len=engine.max_model_len)
 
 
 @router.get("/v1/models", response_model=ModelList, tags=["openai"])
 async def list_models(context: Context, request: Request) -> ModelList:
-    return ModelList(data=[_card(name, context, request) for name in context.engine.model_names])
+    """The base model's served names, then the adapters (``--lora-modules``)."""
+    return ModelList(data=[_card(name, context, request) for name in context.served_names])
 
 
 @router.get("/v1/models/{model}", response_model=ModelCard, tags=["openai"], responses={404: {"model": ErrorResponse}})

@@ -34,5 +34,5 @@ async def create_completion(body: CompletionRequest, context: Context, request: 
     context.require_healthy_engine()
     plan = await plan_completion(body, context)
     if plan.stream:
-        return sse_response(completions.chunks(plan, context, body.echo))
-    return await cancel_on_disconnect(request, completions.complete(plan, context, body.echo))
+        return sse_response(completions.chunks(plan, context, body.echo, body.echo_only))
+    return await cancel_on_disconnect(request, completions.complete(plan, context, body.echo, body.echo_only))

@@ -42,13 +42,18 @@ class Sampling:
     min_tokens: int = 0
     ignore_eos: bool = False
     logprobs: int | None = None  # None: none; k: the sampled token and the k most likely
+    prompt_logprobs: int | None = None  # None: none; k: each prompt token's and the k most likely (-1: all)
     stop: tuple[str, ...] = ()  # matched by the engine (the front end matches its own, see serving.choice)
     stop_token_ids: tuple[int, ...] = ()
     logit_bias: dict[int, float] | None = None
     skip_special_tokens: bool = True
     deltas: bool = False  # an output per step with the new tokens; else one output at the end
-    extra_args: dict[str, Any] | None = None  # for the budget's logits processor
+    extra_args: dict[str, Any] | None = None  # for the budget's logits processor (and a request's vllm_xargs)
     constraint: Constraint | None = None
+    bad_words: tuple[str, ...] = ()
+    allowed_token_ids: tuple[int, ...] | None = None  # None: every token
+    spaces_between_special_tokens: bool = True
+    include_stop_str_in_output: bool = False  # the engine's stop strings and stop tokens: their text stays
 
 
 @dataclass(frozen=True)
@@ -77,10 +82,27 @@ class ToolCallParser(Protocol):
 
 
 @dataclass(frozen=True)
+class Adapter:
+    """A LoRA adapter served beside the base model (``--lora-modules``), as vLLM's ``LoRARequest`` names it.
+
+    ``id`` is unique in this server (from 1): vLLM's engine caches the adapter's weights by it.
+    """
+
+    name: str
+    id: int
+    path: str
+    base_model_name: str | None = None  # the served base model it was trained on (None: the first one)
+    is_3d_lora_weight: bool = False  # vLLM's: fused MoE experts stored as 3D tensors
+
+
+@dataclass(frozen=True)
 class EngineRequest:
     request_id: str
     prompt_ids: list[int]
     sampling: Sampling
+    adapter: Adapter | None = None  # None: the base model
+    priority: int = 0  # vLLM's: lower is scheduled earlier (with --scheduling-policy priority)
+    cache_salt: str | None = None  # vLLM's: the prompt's prefix-cache blocks are keyed by it too
 
 
 @dataclass(frozen=True)
@@ -91,6 +113,8 @@ class TokenLogprob:
 
 
 Logprobs = list[dict[int, TokenLogprob]]  # per output token: the sampled token and the top candidates, by id
+# Per prompt token: the token itself and the top candidates; None for the first (nothing precedes it), as vLLM's.
+PromptLogprobs = list[dict[int, TokenLogprob] | None]
 
 
 @dataclass
@@ -110,6 +134,7 @@ class EngineOutput:
     choices: list[ChoiceOutput] = field(default_factory=list)
     finished: bool = False
     cached_tokens: int = 0  # the prompt's tokens found in the prefix cache (vLLM's ``num_cached_tokens``)
+    prompt_logprobs: PromptLogprobs | None = None  # with the first output, when the sampling asked for them
 
 
 class Engine(Protocol):
@@ -136,6 +161,11 @@ class Engine(Protocol):
 
     @property
     def is_healthy(self) -> bool: ...
+
+    @property
+    def scheduling_policy(self) -> str:
+        """vLLM's ``--scheduling-policy``: ``fcfs`` or ``priority`` (only the latter takes a request's priority)."""
+        ...
 
     def generate(self, request: EngineRequest) -> AsyncIterator[EngineOutput]:
         """Outputs as the engine makes them; closing the iterator aborts the request.

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from server.engine.types import Adapter
+from server.ops.adapters import parse_lora_modules
+from server.ops.chat_template import load_chat_template
 from server.thinking.spec import EFFORT_BUDGETS, BudgetDefaults
 from server.thinking.tokens import FormatChoice
 
@@ -65,12 +68,26 @@ class Settings(BaseSettings):
     enable_auto_tool_choice: bool = Field(False, description='tool_choice "auto": the model decides, a parser reads.')
     tool_call_parser: str | None = Field(None, description="vLLM's tool parser that reads the model's tool calls.")
     tool_parser_plugin: str | None = Field(None, description="A file that registers a tool parser of your own.")
+    trust_request_chat_template: bool = Field(
+        False, description="Take a request's chat_template (vLLM's flag; off: such a request is a 400)."
+    )
+
+    # The chat template, as `vllm serve` takes it (README "vllm serve flags").
+    chat_template: str | None = Field(None, description="Over the tokenizer's: a file, or the template inline.")
+    default_chat_template_kwargs: dict[str, Any] = Field(
+        default_factory=dict, description="Template arguments under each request's chat_template_kwargs."
+    )
+    root_path: str = Field("", description="The path prefix a proxy strips (uvicorn's root_path, in /docs' URLs).")
+
+    # LoRA adapters served beside the base model, `vllm serve`'s --lora-modules items (README "LoRA adapters").
+    lora_modules: list[str] = Field(default_factory=list, description="Adapters: name=path or JSON objects.")
 
     # How chat responses show the thinking (README "Thinking and answer").
     reasoning_field: Literal["reasoning_content", "reasoning", "both"] = Field(
         "reasoning_content", description="Where messages and deltas carry the thinking."
     )
     include_answer_prefix: bool = Field(False, description="Keep a forced answer prefix in the answer by default.")
+    return_tokens_as_token_ids: bool = Field(False, description="Logprobs name tokens token_id:N (vLLM's flag).")
 
     # The Responses API's store (README "Responses API"): least recently used evicted beyond either bound.
     responses_store_max: int = Field(1024, ge=0, description="Responses kept for GET and previous_response_id.")
@@ -79,6 +96,15 @@ class Settings(BaseSettings):
     def api_keys(self) -> tuple[str, ...]:
         raw = self.api_key.get_secret_value() if self.api_key else ""
         return tuple(key.strip() for key in raw.split(",") if key.strip())
+
+    def adapters(self) -> tuple[Adapter, ...]:
+        """The ``lora_modules`` parsed and numbered (raises :class:`server.ops.adapters.AdapterError`)."""
+        return parse_lora_modules(self.lora_modules)
+
+    def server_chat_template(self) -> str | None:
+        """``chat_template``'s text (None: the tokenizer's own); raises
+        :class:`server.ops.chat_template.ChatTemplateError`."""
+        return load_chat_template(self.chat_template)
 
     def format_choice(self) -> FormatChoice:
         return FormatChoice(self.thinking_format, self.thinking_start, self.thinking_end, self.reasoning_parser)

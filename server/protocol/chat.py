@@ -7,6 +7,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer
 
 from server.protocol.common import ChoiceBase, RequestModel, ResponseBase, SamplingFields, Usage, absent
+from server.protocol.logprobs import PromptLogprobs
 from server.protocol.tools import (
     DeltaFunctionCall,
     DeltaToolCall,
@@ -33,7 +34,12 @@ class ContentPart(RequestModel):
 
 
 class ChatMessage(RequestModel):
-    role: Literal["system", "developer", "user", "assistant", "tool", "function"]
+    role: str = Field(
+        ...,
+        min_length=1,
+        description="system, developer, user, assistant, tool (function: a legacy tool message), or any role the "
+        "chat template takes (as vLLM: the template decides).",
+    )
     content: str | list[ContentPart] | None = None
     name: str | None = Field(None, description="Passed to the chat template.")
     tool_calls: list[ToolCallIn] | None = Field(None, description="An assistant's calls, rendered by the template.")
@@ -59,6 +65,26 @@ class ChatCompletionRequest(SamplingFields):
         "reasoning_effort is passed too unless set here.",
     )
     top_logprobs: int | None = Field(None, ge=0, le=20)
+    # vLLM's chat extensions (README "vLLM's chat extensions").
+    add_generation_prompt: bool = Field(
+        True, description="vLLM's field: end the prompt with a new assistant turn opened (the template's switch)."
+    )
+    continue_final_message: bool = Field(
+        False,
+        description="vLLM's field: leave the final message open (no end of turn) for the model to continue; "
+        "needs add_generation_prompt: false.",
+    )
+    echo: bool = Field(
+        False,
+        description="vLLM's field: the reply's content starts with the final message's when that message has the "
+        "reply's role (assistant; without a generation prompt, the final message's own).",
+    )
+    chat_template: str | None = Field(
+        None, description="vLLM's field: a Jinja chat template for this request; needs --trust-request-chat-template."
+    )
+    include_reasoning: bool = Field(
+        True, description="vLLM's field: false leaves the thinking out of the reply; usage still counts it."
+    )
     # Tools and structured outputs (README "Tools and structured outputs").
     tools: list[Tool] | None = Field(None, description="Functions the model may call.")
     tool_choice: ToolChoice | None = Field(None, description="none, auto (default with tools), required, or named.")
@@ -83,6 +109,12 @@ class ChatCompletionRequest(SamplingFields):
     def token_limit(self) -> int | None:
         return self.max_completion_tokens if self.max_completion_tokens is not None else self.max_tokens
 
+    def engine_prompt_logprobs(self) -> int | None:
+        """vLLM's: ``echo`` scores the prompt too, with ``top_logprobs`` candidates (the response's prompt_logprobs)."""
+        if self.prompt_logprobs is None and self.echo:
+            return self.top_logprobs
+        return self.prompt_logprobs
+
 
 class TopLogprob(BaseModel):
     token: str
@@ -105,7 +137,7 @@ class _Said(BaseModel):
     A reasoning field left unset is left out of the JSON: a client that reads both would show the thinking twice.
     """
 
-    role: Literal["assistant"] | None = None  # first in the JSON, as OpenAI sends it
+    role: str | None = None  # first in the JSON, as OpenAI sends it; vLLM's: the final message's, when continued
     content: str | None = None
     reasoning: str | None = None
     reasoning_content: str | None = None
@@ -120,7 +152,7 @@ class _Said(BaseModel):
 
 
 class AssistantMessage(_Said):
-    role: Literal["assistant"] = "assistant"  # type: ignore[assignment]  # always there in a message
+    role: str = "assistant"  # type: ignore[assignment]  # always there in a message
     tool_calls: list[ToolCallOut] | None = Field(None, exclude_if=absent)
     function_call: FunctionCallOut | None = Field(None, exclude_if=absent, description="Legacy functions only.")
 
@@ -136,6 +168,9 @@ class ChatCompletion(ResponseBase):
     usage: Usage
     prompt_token_ids: list[int] | None = Field(
         None, exclude_if=absent, description="vLLM extension (return_token_ids): the prompt's tokens."
+    )
+    prompt_logprobs: PromptLogprobs | None = Field(
+        None, exclude_if=absent, description="vLLM extension (prompt_logprobs): the prompt's tokens' logprobs."
     )
 
 

@@ -17,6 +17,8 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from server.protocol.logprobs import not_streamed
+
 INT64 = 2**63
 BudgetInt = Annotated[int, Field(strict=True, ge=0)]  # JSON integers only: 1.5, "5" and -1 are 400s
 # The pure rules' bounds (server.thinking.budget: MAX_WAIT_STRINGS, MAX_END_GRACE), for the schema.
@@ -122,6 +124,9 @@ class BudgetFields(RequestModel):
 class StreamOptions(RequestModel):
     include_usage: bool = False
     include_obfuscation: bool | None = Field(None, description="Only false: no obfuscation padding is added.")
+    continuous_usage_stats: bool = Field(
+        False, description="vLLM's field: with include_usage, every chunk carries its choice's usage so far."
+    )
 
 
 class SamplingFields(BudgetFields):
@@ -149,7 +154,34 @@ class SamplingFields(BudgetFields):
     min_tokens: int = Field(0, ge=0, description="vLLM extension: no EOS or stop before this many tokens.")
     ignore_eos: bool = Field(False, description="vLLM extension: decode on past EOS (benchmarks).")
     stop_token_ids: list[int] | None = Field(None, description="vLLM extension: token ids that end the choice.")
+    bad_words: list[str] = Field(default_factory=list, description="vLLM extension: words never generated.")
+    allowed_token_ids: list[int] | None = Field(None, description="vLLM extension: the only ids that may be sampled.")
+    skip_special_tokens: bool = Field(True, description="vLLM extension (kept when the end of thinking is one).")
+    spaces_between_special_tokens: bool = Field(True, description="vLLM extension, with skip_special_tokens false.")
+    include_stop_str_in_output: bool = Field(False, description="vLLM extension: a matched stop stays in the text.")
+    priority: int = Field(0, ge=-INT64, lt=INT64, description="vLLM extension: needs --scheduling-policy priority.")
+    cache_salt: str | None = Field(
+        None, min_length=1, max_length=1024, description="vLLM extension: salts the prompt's prefix-cache blocks."
+    )
+    vllm_xargs: dict[str, str | int | float | list[str | int | float]] | None = Field(
+        None, description="vLLM extension: merged into SamplingParams.extra_args (thinking_budget is ours)."
+    )
+    truncate_prompt_tokens: int | None = Field(
+        None, ge=-1, lt=INT64, description="vLLM extension: keep this many prompt tokens (-1: the context less one)."
+    )
+    truncation_side: Literal["left", "right"] | None = Field(
+        None, description="vLLM extension: left (default) keeps the prompt's last tokens, right its first."
+    )
     return_token_ids: bool = Field(False, description="vLLM extension: prompt_token_ids and each choice's token_ids.")
+    prompt_logprobs: int | None = Field(
+        None,
+        ge=-1,
+        description="vLLM extension: each prompt token's logprob and the k most likely (-1: the whole vocabulary; "
+        "at most the server's --max-logprobs); not with stream.",
+    )
+    return_tokens_as_token_ids: bool | None = Field(
+        None, description="vLLM extension: logprobs name tokens as token_id:N; default: the server's flag."
+    )
     stream: bool = False
     stream_options: StreamOptions | None = None
     # Where this server's thinking meets OpenAI's fields (README "Thinking and answer").
@@ -160,6 +192,14 @@ class SamplingFields(BudgetFields):
 
     def stop_list(self) -> list[str]:
         return [self.stop] if isinstance(self.stop, str) else list(self.stop or [])
+
+    @model_validator(mode="after")
+    def _prompt_logprobs_not_streamed(self) -> SamplingFields:
+        return not_streamed(self)  # vLLM's rule, in server.protocol.logprobs
+
+    def engine_prompt_logprobs(self) -> int | None:
+        """The prompt logprobs the engine computes (text completions' echo with logprobs asks too)."""
+        return self.prompt_logprobs
 
 
 class BudgetReport(BaseModel):

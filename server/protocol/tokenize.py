@@ -38,7 +38,9 @@ class TokenizeRequest(RequestModel):
     )
     chat_template_kwargs: dict[str, Any] | None = Field(None, description="Chat form: keyword arguments.")
     tools: list[Tool] | None = Field(None, description="Chat form: functions the template shows the model.")
-    chat_template: str | None = Field(None, description="Refused: the model's own template renders the messages.")
+    chat_template: str | None = Field(
+        None, description="Chat form: a Jinja template for this request; needs --trust-request-chat-template."
+    )
     media_io_kwargs: dict[str, Any] | None = Field(None, description="Refused: this server takes text only.")
     mm_processor_kwargs: dict[str, Any] | None = Field(None, description="Refused: this server takes text only.")
 

@@ -6,7 +6,8 @@ non-streamed choice is one delta, or several when the front end matches stop str
 1. the token tracker names each token's role (thinking, end, the budget's scaffolding, answer);
 2. stop strings, when the front end matches them, skip protected characters: the thinking
    (unless the request asks otherwise) and whatever the budget forced; a match cuts the
-   tokens, text and logprobs where vLLM would and finishes the choice with ``stop``;
+   tokens, text and logprobs where vLLM would (the text after the stop string with
+   ``include_stop_str_in_output``) and finishes the choice with ``stop``;
 3. the text splits into thinking and answer; a forced answer prefix is left out of the answer
    unless the request keeps it;
 4. each token's logprobs go with its role: thinking, answer, or none (delimiters, specials).
@@ -34,7 +35,8 @@ class ChoiceOptions:
     stops: tuple[str, ...] = ()  # matched here (the engine got none)
     stop_in_thinking: bool = False  # stop strings may match inside the thinking too
     drop_answer_prefix: str = ""  # a forced answer prefix to leave out of the answer ("" keeps it)
-    skip_special_tokens: bool = True
+    skip_special_tokens: bool = True  # as the engine decodes this request (its text, and each token's share of it)
+    include_stop: bool = False  # include_stop_str_in_output: a matched stop string stays in the text
     call_opener: str = ""  # a tool call opened in the thinking ends it (tool_choice "auto", one-token opener)
 
 
@@ -49,6 +51,7 @@ class Step:
     reasoning_logprobs: list[Position] | None = None
     answer_logprobs: list[Position] | None = None
     text_logprobs: list[Position] | None = None  # every token but the special ones
+    token_logprobs: list[Position] | None = None  # every token kept, EOS too (vLLM's text completions)
     finish_reason: str | None = None
     stop_reason: str | int | None = None
     budget: BudgetReport | None = None  # on the finishing step of a budgeted choice
@@ -64,7 +67,7 @@ class Step:
         self.token_ids += later.token_ids
         self.reasoning += later.reasoning
         self.content += later.content
-        for name in ("reasoning_logprobs", "answer_logprobs", "text_logprobs"):
+        for name in ("reasoning_logprobs", "answer_logprobs", "text_logprobs", "token_logprobs"):
             mine, theirs = getattr(self, name), getattr(later, name)
             if theirs is not None:
                 setattr(self, name, (mine or []) + theirs)
@@ -93,7 +96,7 @@ class ChoiceTrack:
     def create(
         cls, tracker: TokenTracker, delimiters: ThinkingDelimiters, options: ChoiceOptions, tokenizer: Any
     ) -> ChoiceTrack:
-        scanner = StopScanner(options.stops) if options.stops else None
+        scanner = StopScanner(options.stops, include=options.include_stop) if options.stops else None
         splitter = ReasoningSplitter(delimiters, tracker.opens_thinking, call_opener=options.call_opener)
         return cls(tracker, splitter, options, tokenizer, scanner)
 
@@ -125,6 +128,7 @@ class ChoiceTrack:
             step.reasoning_logprobs = [p for p, r in zip(positions, roles, strict=True) if r.role is Role.THINKING]
             step.answer_logprobs = [p for p, r in zip(positions, roles, strict=True) if self._is_answer(r)]
             step.text_logprobs = [p for p, r in zip(positions, roles, strict=True) if r.role is not Role.SPECIAL]
+            step.token_logprobs = positions
         return step
 
     def _separate(self, role: TokenRole, token: int) -> TokenRole:

@@ -1,9 +1,9 @@
 """The request-only checks: OpenAI fields this server refuses, values only the request can tell wrong.
 
 Every field of OpenAI's chat and text completions APIs is either honoured or refused here with
-a 400 naming it; a field that asks for nothing (``tools: []``, ``tool_choice: "none"``,
-``store: false``…) is accepted. Unknown fields are ignored, as OpenAI's API does, and logged
-once per name so an operator sees what clients send.
+a 400 naming it (vLLM's extensions: :mod:`server.serving.extensions`); a field that asks for
+nothing (``tools: []``, ``tool_choice: "none"``, ``store: false``…) is accepted. Unknown fields
+are ignored, as OpenAI's API does, and logged once per name so an operator sees what clients send.
 """
 
 from __future__ import annotations
@@ -16,7 +16,8 @@ from server.protocol.chat import ChatCompletionRequest, ChatMessage
 from server.protocol.common import SamplingFields
 from server.protocol.completions import CompletionRequest
 from server.protocol.errors import APIError
-from server.serving.limits import Limits
+from server.serving.extensions import check_extensions
+from server.serving.limits import Limits, check_truncation
 from server.serving.prompts import check_token_ids
 
 logger = logging.getLogger(__name__)
@@ -95,6 +96,8 @@ def check_request(request: SamplingFields, limits: Limits, vocab_size: int) -> N
         raise APIError("this server stores nothing to tag with metadata.", param="metadata")
     logit_bias(request.logit_bias, vocab_size)
     check_token_ids(request.stop_token_ids or [], vocab_size, "stop_token_ids")
+    check_extensions(request, vocab_size)
+    check_truncation(request.truncate_prompt_tokens, limits)
 
 
 def logit_bias(bias: dict[str, float] | None, vocab_size: int) -> dict[int, float] | None:

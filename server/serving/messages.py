@@ -90,7 +90,7 @@ async def count_tokens(body: MessagesInput, context: ServerContext) -> int:
     context.resolve_model(request.model)
     check_message_count(len(request.messages), context.limits)
     tools = plan_tools(request, context.tool_parser)
-    kwargs = template_kwargs(request.chat_template_kwargs, request.reasoning_effort)
+    kwargs = template_kwargs(request.chat_template_kwargs, request.reasoning_effort, context.template_defaults)
     template_tools = tools.tools if tools else None
     prompt = await run_in_threadpool(render_chat, context.tokenizer, request.messages, kwargs, template_tools)
     return len(prompt)

@@ -17,16 +17,24 @@ from server.protocol.chat import ChatCompletionRequest
 from server.protocol.common import SamplingFields
 from server.protocol.completions import CompletionRequest
 from server.protocol.errors import APIError
+from server.serving.chat_turn import ChatReply, chat_reply, check_turn, message_thinking
 from server.serving.choice import ChoiceOptions
 from server.serving.constraints import request_constraint
 from server.serving.context import ServerContext, new_request_id
+from server.serving.extensions import bad_word_ids, check_masks_spare_the_budget, check_priority, extra_args
 from server.serving.fields import check_request, logit_bias
-from server.serving.limits import check_message_count, check_min_tokens, check_prompt_length, resolve_max_tokens
-from server.serving.prompts import encode_prompts, render_chat, template_kwargs
+from server.serving.limits import (
+    check_message_count,
+    check_min_tokens,
+    check_prompt_length,
+    resolve_max_tokens,
+    truncate_prompt,
+)
+from server.serving.prompts import encode_prompts, final_message_ids, render_chat, template_kwargs
 from server.serving.tools import ToolPlan, plan_tools
 from server.thinking.budget import Budget
 from server.thinking.formats import PromptThinking, prompt_thinking
-from server.thinking.plan import GenerationPlan
+from server.thinking.plan import KEY, GenerationPlan
 from server.thinking.spec import request_budget
 from server.thinking.tokens import own_token
 
@@ -48,6 +56,9 @@ class Plan:
     return_token_ids: bool = False
     tools: ToolPlan | None = None
     tool_open: int | None = None  # a call's opener, which ends the thinking ("auto" tool choice, one token)
+    return_tokens_as_token_ids: bool | None = None  # vLLM's: logprobs name tokens token_id:N (None: the server's)
+    continuous_usage: bool = False  # vLLM's stream_options.continuous_usage_stats: usage in every chunk
+    reply: ChatReply = field(default_factory=ChatReply)  # chat's role, echo and include_reasoning (vLLM's extensions)
     arrived: float = field(default_factory=time.monotonic)
 
     def prompt_of(self, index: int) -> int:
@@ -59,35 +70,66 @@ async def plan_chat(request: ChatCompletionRequest, context: ServerContext) -> P
     model = context.resolve_model(request.model)
     check_request(request, context.limits, context.vocab_size)
     check_message_count(len(request.messages), context.limits)
+    check_turn(request, context.settings.trust_request_chat_template)
     tools = plan_tools(request, context.tool_parser)
     tool_constraint = tools.constraint() if tools else None
     asked = (request.response_format, request.structured_outputs, tool_constraint)
     constraint = request_constraint(*asked, context.thinking)
-    kwargs = template_kwargs(request.chat_template_kwargs, request.reasoning_effort)
+    kwargs = template_kwargs(request.chat_template_kwargs, request.reasoning_effort, context.template_defaults)
     template_tools = tools.tools if tools else None
-    prompt = await run_in_threadpool(render_chat, context.tokenizer, request.messages, kwargs, template_tools)
+    turn = {"chat_template": request.chat_template, "add_generation_prompt": request.add_generation_prompt,
+            "continue_final_message": request.continue_final_message}  # fmt: skip
+    prompt = await run_in_threadpool(render_chat, context.tokenizer, request.messages, kwargs, template_tools, **turn)
+    prompt = truncate_prompt(prompt, request.truncate_prompt_tokens, request.truncation_side, context.limits)
     check_prompt_length(len(prompt), context.limits, "messages")
     param = "max_completion_tokens" if request.max_completion_tokens is not None else "max_tokens"
     cap = resolve_max_tokens(request.token_limit(), len(prompt), context.limits, param)
     logprobs = (request.top_logprobs or 0) if request.logprobs else None
-    return _plan(
+    plan = _plan(
         request, context, new_request_id("chatcmpl"), model, [prompt], [cap], param, logprobs,
         constraint=constraint, tools=tools,
     )  # fmt: skip
+    if request.continue_final_message:  # the thinking a continued message opened may lie many tokens back
+        args = (context.tokenizer, request.messages, kwargs, template_tools, request.chat_template, prompt)
+        message = await run_in_threadpool(final_message_ids, *args)
+        plan = _continued(plan, context, message) if message is not None else plan
+    return replace(plan, reply=chat_reply(request), continuous_usage=_continuous_usage(request))
+
+
+def _continued(plan: Plan, context: ServerContext, message: list[int]) -> Plan:
+    """A continued final message read whole for its thinking, where the prompt's tail told nothing."""
+    start, end = context.thinking.start, context.thinking.end
+    thinking = message_thinking(message, start, end)
+    if prompt_thinking(plan.prompts[0], start, end) is not PromptThinking.NONE or thinking is PromptThinking.NONE:
+        return plan
+    old, request = plan.generations[0], plan.engine_requests[0]
+    generation = _generation(old.budget, thinking, old.answer_prefix)
+    args = {name: value for name, value in (request.sampling.extra_args or {}).items() if name != KEY}
+    sampling = replace(request.sampling, extra_args={**args, **(generation.to_extra_args() or {})} or None)
+    return replace(plan, generations=[generation], engine_requests=[replace(request, sampling=sampling)])
+
+
+def _continuous_usage(request: SamplingFields) -> bool:
+    """vLLM's rule: usage in every chunk takes ``include_usage`` and ``continuous_usage_stats`` both."""
+    options = request.stream_options
+    return bool(options and options.include_usage and options.continuous_usage_stats)
 
 
 async def plan_completion(request: CompletionRequest, context: ServerContext) -> Plan:
     model = context.resolve_model(request.model)
     check_request(request, context.limits, context.vocab_size)
     prompts = await run_in_threadpool(encode_prompts, context.tokenizer, request.prompt)
+    prompts = [truncate_prompt(p, request.truncate_prompt_tokens, request.truncation_side, context.limits)
+               for p in prompts]  # fmt: skip
     for prompt in prompts:
         check_prompt_length(len(prompt), context.limits, "prompt")
-    caps = [resolve_max_tokens(request.max_tokens, len(p), context.limits, "max_tokens") for p in prompts]
+    caps = [resolve_max_tokens(request.token_limit(), len(p), context.limits, "max_tokens") for p in prompts]
     constraint = request_constraint(request.response_format, request.structured_outputs, None, context.thinking)
-    return _plan(
+    plan = _plan(
         request, context, new_request_id("cmpl"), model, prompts, caps, "max_tokens", request.logprobs,
         constraint=constraint,
     )  # fmt: skip
+    return replace(plan, continuous_usage=_continuous_usage(request))
 
 
 def _plan(
@@ -105,6 +147,7 @@ def _plan(
 ) -> Plan:
     """The budget (one for all prompts: its minimum must fit under the smallest cap), then the engine requests."""
     check_min_tokens(request.min_tokens, min(caps))
+    check_priority(request.priority, context.engine.scheduling_policy)
     thinking = context.thinking
     defaults = context.budget_defaults
     shaped = constraint is not None or (tools is not None and tools.shapes_answer)
@@ -126,6 +169,11 @@ def _plan(
         budget = replace(budget, tool_open=tool_open, boundaries=boundaries)
     generations = [_generation(budget, prompt_thinking(p, thinking.start, thinking.end), spec.answer_prefix)
                    for p in prompts]  # fmt: skip
+    allowed, banned = request.allowed_token_ids, bad_word_ids(request.bad_words, context.tokenizer)
+    if budget is not None and any(g.budget is not None for g in generations):
+        check_masks_spare_the_budget(budget, allowed, banned, context.tokenizer)
+    # A special end of thinking stays in the text whatever the request says, as vLLM's reasoning parsers keep it.
+    skip_special = request.skip_special_tokens and thinking.skip_special_tokens
     stops = tuple(request.stop_list())
     # The front end matches stop strings whenever the engine could not tell thinking, forced text and answer apart.
     front_end_stops = bool(stops) and (budget is not None or not request.stop_in_thinking)
@@ -135,7 +183,8 @@ def _plan(
         stops=stops if front_end_stops else (),
         stop_in_thinking=request.stop_in_thinking,
         drop_answer_prefix="" if keep_prefix else spec.answer_prefix,
-        skip_special_tokens=thinking.skip_special_tokens,
+        skip_special_tokens=skip_special,
+        include_stop=request.include_stop_str_in_output,
         call_opener=(tools.parser.start_marker or "") if tool_open is not None and tools and tools.parser else "",
     )
     bias = logit_bias(request.logit_bias, context.vocab_size)
@@ -157,14 +206,22 @@ def _plan(
                 min_tokens=request.min_tokens,
                 ignore_eos=request.ignore_eos,
                 logprobs=logprobs,
+                prompt_logprobs=request.engine_prompt_logprobs(),
                 stop=() if front_end_stops else stops,
                 stop_token_ids=tuple(request.stop_token_ids or ()),
                 logit_bias=bias,
-                skip_special_tokens=thinking.skip_special_tokens,
+                skip_special_tokens=skip_special,
                 deltas=request.stream or front_end_stops,
-                extra_args=generation.to_extra_args(),
+                extra_args=extra_args(request.vllm_xargs, generation.to_extra_args()),
                 constraint=constraint,
+                bad_words=tuple(request.bad_words),
+                allowed_token_ids=None if allowed is None else tuple(allowed),
+                spaces_between_special_tokens=request.spaces_between_special_tokens,
+                include_stop_str_in_output=request.include_stop_str_in_output,
             ),
+            priority=request.priority,
+            cache_salt=request.cache_salt,
+            adapter=context.adapter(model),  # a LoRA adapter's served name runs with it
         )
         for i, (prompt, cap, generation) in enumerate(zip(prompts, caps, generations, strict=True))
     ]
@@ -175,6 +232,7 @@ def _plan(
         request_id, model, request.n, prompts, generations, engine_requests, choice,
         top_logprobs=logprobs or 0, stream=request.stream, include_usage=bool(options and options.include_usage),
         return_token_ids=request.return_token_ids, tools=tools, tool_open=tool_open,
+        return_tokens_as_token_ids=request.return_tokens_as_token_ids,
     )  # fmt: skip
 
 

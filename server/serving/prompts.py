@@ -7,6 +7,7 @@ thread (``starlette.concurrency.run_in_threadpool``), off the event loop.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 from server.protocol.chat import ChatMessage
@@ -21,9 +22,14 @@ RESERVED_KWARGS = frozenset(
 )  # fmt: skip
 
 
-def template_kwargs(chat_template_kwargs: dict[str, Any] | None, reasoning_effort: str | None) -> dict[str, Any]:
+def template_kwargs(
+    chat_template_kwargs: dict[str, Any] | None,
+    reasoning_effort: str | None,
+    defaults: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
     """What the template gets besides the messages: the request's kwargs, and ``reasoning_effort``
-    (DeepSeek V4 and gpt-oss templates read it) unless the kwargs set it themselves."""
+    (DeepSeek V4 and gpt-oss templates read it) unless the kwargs set it themselves; under both, the server's
+    ``--default-chat-template-kwargs`` (vLLM's shallow merge: a key the request sets is the request's)."""
     kwargs = dict(chat_template_kwargs or {})
     for name in kwargs:
         if name in RESERVED_KWARGS:
@@ -33,7 +39,12 @@ def template_kwargs(chat_template_kwargs: dict[str, Any] | None, reasoning_effor
             )
     if reasoning_effort is not None:
         kwargs.setdefault("reasoning_effort", reasoning_effort)
-    return kwargs
+    return {**(defaults or {}), **kwargs}
+
+
+def reserved_kwargs(kwargs: Mapping[str, Any]) -> list[str]:
+    """The names in ``kwargs`` that ``apply_chat_template`` takes for itself (refused in the server's defaults)."""
+    return sorted(RESERVED_KWARGS & kwargs.keys())
 
 
 def render_chat(
@@ -45,20 +56,57 @@ def render_chat(
     add_generation_prompt: bool = True,
     continue_final_message: bool = False,
     add_special_tokens: bool = False,
+    chat_template: str | None = None,
 ) -> list[int]:
-    """The messages through the model's chat template; ``add_special_tokens``: the tokenizer's (BOS) on top
-    of what the template writes, as vLLM's ``/tokenize`` takes it."""
-    conversation = [_message(message) for message in messages]
+    """The messages through the model's chat template (or the request's ``chat_template``); ``add_special_tokens``:
+    the tokenizer's (BOS) on top of what the template writes, as vLLM's ``/tokenize`` takes it."""
     kwargs = {**(kwargs or {}), **({"continue_final_message": True} if continue_final_message else {})}
-    try:
-        # Render to text, then encode: transformers 5 returns a BatchEncoding for tokenize=True.
-        text = tokenizer.apply_chat_template(
-            conversation, tools=tools, tokenize=False, add_generation_prompt=add_generation_prompt, **kwargs
-        )
-    except Exception as exc:  # jinja2 errors raised by the template itself
-        raise APIError(f"The chat template rejected the messages: {exc}", param="messages") from exc
+    text = _render(tokenizer, messages, kwargs, tools, add_generation_prompt, chat_template)
     ids: list[int] = tokenizer.encode(text, add_special_tokens=add_special_tokens)
     return ids
+
+
+def final_message_ids(
+    tokenizer: Any,
+    messages: list[ChatMessage],
+    kwargs: dict[str, Any],
+    tools: list[dict[str, Any]] | None,
+    chat_template: str | None,
+    prompt: list[int],
+) -> list[int] | None:
+    """A continued final message's tokens in ``prompt``: what follows the messages before it, rendered alone;
+    None when the template does not write those as the prompt's beginning (it then cannot tell)."""
+    if len(messages) < 2:
+        return prompt
+    try:
+        before = _render(tokenizer, messages[:-1], kwargs, tools, False, chat_template)
+    except APIError:  # a template that takes no conversation ending there
+        return None
+    head: list[int] = tokenizer.encode(before, add_special_tokens=False)
+    return prompt[len(head) :] if prompt[: len(head)] == head else None
+
+
+def _render(
+    tokenizer: Any,
+    messages: list[ChatMessage],
+    kwargs: dict[str, Any],
+    tools: list[dict[str, Any]] | None,
+    add_generation_prompt: bool,
+    chat_template: str | None,
+) -> str:
+    conversation = [_message(message) for message in messages]
+    template = {"chat_template": chat_template} if chat_template is not None else {}
+    try:
+        # Render to text, then encode: transformers 5 returns a BatchEncoding for tokenize=True.
+        text: str = tokenizer.apply_chat_template(
+            conversation, tools=tools, tokenize=False, add_generation_prompt=add_generation_prompt,
+            **template, **kwargs,
+        )  # fmt: skip
+    except Exception as exc:  # jinja2 errors raised by the template itself; a request's template that fails
+        if chat_template is not None:
+            raise APIError(f"The request's chat template failed: {exc}", param="chat_template") from exc
+        raise APIError(f"The chat template rejected the messages: {exc}", param="messages") from exc
+    return text
 
 
 def _message(message: ChatMessage) -> dict[str, Any]:

@@ -10,17 +10,13 @@ from starlette.concurrency import run_in_threadpool
 
 from server.protocol.errors import APIError
 from server.protocol.tokenize import CHAT_ONLY, DetokenizeRequest, DetokenizeResponse, TokenizeRequest, TokenizeResponse
+from server.serving.chat_turn import check_chat_template
 from server.serving.context import ServerContext
 from server.serving.fields import Refusals, check_refused, check_text_parts
 from server.serving.limits import check_message_count
 from server.serving.prompts import check_token_ids, render_chat, template_kwargs
 
 REFUSED: Refusals = {
-    "chat_template": (
-        lambda v: v is None,
-        "a template per request is not supported (vllm serve refuses it too without "
-        "--trust-request-chat-template); the model's own template renders the messages",
-    ),
     "media_io_kwargs": (lambda v: not v, "this server takes text only"),
     "mm_processor_kwargs": (lambda v: not v, "this server takes text only"),
 }
@@ -64,6 +60,7 @@ async def _chat(request: TokenizeRequest, context: ServerContext) -> list[int]:
     if request.prompt is not None:
         raise APIError("send prompt (text) or messages (chat), not both.", param="prompt")
     check_refused(REFUSED, {name: getattr(request, name) for name in REFUSED})
+    check_chat_template(request.chat_template, context.settings.trust_request_chat_template)
     check_message_count(len(messages), context.limits)
     check_text_parts(messages)
     if request.continue_final_message and request.add_generation_prompt:
@@ -71,12 +68,13 @@ async def _chat(request: TokenizeRequest, context: ServerContext) -> list[int]:
             "continue_final_message leaves the last message open; send add_generation_prompt: false with it.",
             param="continue_final_message",
         )
-    kwargs = template_kwargs(request.chat_template_kwargs, None)
+    kwargs = template_kwargs(request.chat_template_kwargs, None, context.template_defaults)
     tools: list[dict[str, Any]] | None = [t.model_dump(exclude_none=True) for t in request.tools or []] or None
     ids: list[int] = await run_in_threadpool(
         render_chat, context.tokenizer, messages, kwargs, tools,
         add_generation_prompt=request.add_generation_prompt,
         continue_final_message=request.continue_final_message,
         add_special_tokens=request.add_special_tokens is True,  # vLLM's default for chat: false
+        chat_template=request.chat_template,
     )  # fmt: skip
     return ids

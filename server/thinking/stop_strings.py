@@ -5,7 +5,9 @@ detokenizer, where a stop string could cut a wait string or a forced closing in
 half; for budgeted requests the front end matches them here instead, ignoring
 any match that overlaps text the budget inserted. The rest is vLLM's
 semantics: the match that completes first wins, the text is cut where the stop
-string begins, and text that could still become a match is held back.
+string begins, and text that could still become a match is held back; with
+``include`` (vLLM's ``include_stop_str_in_output``) the cut is where it ends,
+and nothing is held back: the text up to a match is shown either way.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from dataclasses import dataclass, field
 @dataclass(frozen=True)
 class StopMatch:
     stop: str
-    start: int  # the text is cut here
+    start: int  # where the stop string begins: the text is cut here (unless it is included)
 
     @property
     def end(self) -> int:
@@ -30,6 +32,7 @@ class StopScanner:
     match: StopMatch | None = None
     released: int = 0  # characters handed out so far
     protected: list[tuple[int, int]] = field(default_factory=list)  # [start, end) character spans
+    include: bool = False  # the matched stop string stays in the text
 
     def __post_init__(self) -> None:
         if not self.stops or not all(self.stops):
@@ -37,8 +40,8 @@ class StopScanner:
 
     @property
     def hold(self) -> int:
-        """Characters at the end of the text that may still begin a match."""
-        return max(len(stop) for stop in self.stops) - 1
+        """Characters at the end of the text that may still begin a match (to be cut, unless it is included)."""
+        return 0 if self.include else max(len(stop) for stop in self.stops) - 1
 
     def protect(self, start: int, end: int) -> None:
         """No match may overlap ``[start, end)`` (positions in the whole text, arrived or not)."""
@@ -58,9 +61,10 @@ class StopScanner:
         return self.match
 
     def release(self, final: bool = False) -> str:
-        """The text that can be handed out now: up to a match, all of it when ``final``, else less the hold."""
+        """The text that can be handed out now: up to a match (its end, when included), all of it when ``final``,
+        else less the hold."""
         if self.match is not None:
-            end = self.match.start
+            end = self.match.end if self.include else self.match.start
         elif final:
             end = len(self.text)
         else:

@@ -167,7 +167,7 @@ IMAGE = {"type": "image_url", "image_url": {"url": "https://example.com/a.png"}}
         ({"model": "gpt-4", "messages": USER}, 404, "model"),
         ({"messages": []}, 400, "messages"),
         ({"messages": "hi"}, 400, "messages"),
-        ({"messages": [{"role": "wizard", "content": "x"}]}, 400, "messages.0.role"),
+        ({"messages": [{"role": "", "content": "x"}]}, 400, "messages.0.role"),
         ({"messages": USER, "temperature": "hot"}, 400, "temperature"),
         ({"messages": USER, "temperature": 3}, 400, "temperature"),
         ({"messages": USER, "top_p": 0}, 400, "top_p"),

@@ -73,7 +73,7 @@ def test_engine_configs_match_but_for_the_front_ends_reasoning_parser() -> None:
 
 def test_quick_mode_and_client_arguments() -> None:
     quick = parse_args(["--quick"])
-    assert (quick.concurrency, quick.repeats, quick.out_name) == ([1, 8], 1, "vs_vllm-quick")
+    assert (quick.concurrency, quick.repeats, quick.out_name, quick.output_len) == ([1, 8], 1, "vs_vllm-quick", 32)
     full = parse_args([])
     assert (full.concurrency, full.repeats, full.out_name) == ([1, 8, 32, 128], 7, "vs_vllm")
     assert full.vllm_args == "--reasoning-parser deepseek_r1"

@@ -111,6 +111,21 @@ def test_a_forced_closing_is_never_cut(size: int, stop_in_thinking: bool) -> Non
     assert text == "Quic</think>\n\nFinal Answer:"
 
 
+@pytest.mark.parametrize("size", [1, 4])
+def test_an_included_stop_string_stays_but_still_never_matches_forced_text(size: int) -> None:
+    b = budget(max_tokens=4)
+    for stop in ("Final", "Answer: 4", "</think>"):  # inside the forced closing: no match, included or not
+        assert cut((stop,), CLOSED, b, size, include_stop=True)[0] == whole(CLOSED)
+    text, kept, finish = cut(("4",), CLOSED, b, size, include_stop=True)
+    assert (text, kept, finish) == (
+        "Quic</think>\n\nFinal Answer: 4",
+        CLOSED[: len(enc("Quic</think>\n\nFinal Answer: 4"))],
+        "stop",
+    )
+    step = run(track(b, stops=("4",), include_stop=True, drop_answer_prefix="Final Answer:"), CLOSED, size)
+    assert (step.reasoning, step.content, step.stop_reason) == ("Quic", "4", "4")
+
+
 def test_the_model_s_own_text_in_the_thinking_stops_only_when_asked() -> None:
     tokens = enc("Wait") + CLOSED  # the model wrote "Wait" itself: no minimum is set
     assert cut(("Wait",), tokens, budget(max_tokens=8), stop_in_thinking=True) == ("", enc("Wait"), "stop")
