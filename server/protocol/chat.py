@@ -74,6 +74,9 @@ class ChatCompletionRequest(SamplingFields):
         description="vLLM's field: leave the final message open (no end of turn) for the model to continue; "
         "needs add_generation_prompt: false.",
     )
+    add_special_tokens: bool = Field(
+        False, description="vLLM's field: the tokenizer's special tokens (BOS) on top of what the template writes."
+    )
     echo: bool = Field(
         False,
         description="vLLM's field: the reply's content starts with the final message's when that message has the "

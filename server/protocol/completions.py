@@ -17,6 +17,7 @@ class CompletionRequest(SamplingFields):
         ..., description="Text, texts, token ids, or lists of token ids."
     )
     echo: bool = Field(False, description="The prompt first; with logprobs, its tokens' too (the first one's null).")
+    add_special_tokens: bool = Field(True, description="vLLM's field: the tokenizer's special tokens (BOS) on text.")
     max_tokens: int | None = Field(
         16, ge=0, description="OpenAI's default is 16; null fills the context; 0 with echo: the prompt alone (vLLM's)."
     )

@@ -64,11 +64,38 @@ REFUSED: Refusals = {
 }
 
 
+def _default(*values: Any) -> Callable[[Any], bool]:
+    return lambda value: value is None or value in values
+
+
+# vLLM 0.32's request fields for what this server does not do: accepted only when they ask for nothing
+# (absent, null, false, empty or vLLM's default), else a 400 naming them. They arrive as unknown fields.
+VLLM_REFUSED: Refusals = {
+    "use_beam_search": (_default(False), "beam search is not offered; requests are sampled"),
+    "length_penalty": (_default(1, 1.0), "it applies to beam search, which is not offered"),
+    "watermarking": (_default(False), "this server adds no watermark"),
+    "documents": (_empty, "no retrieval documents are passed to the chat template"),
+    "media_io_kwargs": (_empty, "this model takes text only"),
+    "mm_processor_kwargs": (_empty, "this model takes text only"),
+    "prompt_embeds": (_empty, "prompt embeddings are not taken; send text or token ids"),
+    "request_id": (_none, "this server names its requests; send an X-Request-Id header to trace yours"),
+    "logprob_token_ids": (_empty, "logprobs of chosen token ids are not offered; use top_logprobs"),
+    "return_token_offsets": (_default(False), "token offsets are not returned"),
+    "return_prompt_text": (_default(False), "the prompt's text is not returned; /tokenize renders it"),
+    "routed_experts_prompt_start": (_default(0), "routed experts are not returned"),
+    "kv_transfer_params": (_none, "no disaggregated prefill here"),
+    "ec_transfer_params": (_none, "no disaggregated encoding here"),
+    "repetition_detection": (_none, "no n-gram early stop; a thinking that loops has thinking_loop_guard"),
+    "stream_interval": (_none, "chunks follow the engine's --stream-interval"),
+}
+
+
 def check_request(request: SamplingFields, limits: Limits, vocab_size: int) -> None:
     """Everything that only needs the request (and the server's limits): the first stage of a plan."""
     _log_unknown_fields(request)
     check_refused(REFUSED, {name: getattr(request, name) for name in request.model_fields_set & REFUSED.keys()})
     _check_guided_fields(request)
+    check_refused(VLLM_REFUSED, request.model_extra or {})
     if isinstance(request, ChatCompletionRequest):
         check_text_parts(request.messages)
     if request.n > limits.max_n:
@@ -139,6 +166,6 @@ def check_text_parts(messages: list[ChatMessage]) -> None:
 
 def _log_unknown_fields(request: SamplingFields) -> None:
     for name in request.model_extra or {}:
-        if name not in _logged_unknown and len(_logged_unknown) < MAX_LOGGED_UNKNOWN:
+        if name not in VLLM_REFUSED and name not in _logged_unknown and len(_logged_unknown) < MAX_LOGGED_UNKNOWN:
             _logged_unknown.add(name)
             logger.info("ignoring the unknown request field %r (logged once per field name)", name)

@@ -78,7 +78,8 @@ async def plan_chat(request: ChatCompletionRequest, context: ServerContext) -> P
     kwargs = template_kwargs(request.chat_template_kwargs, request.reasoning_effort, context.template_defaults)
     template_tools = tools.tools if tools else None
     turn = {"chat_template": request.chat_template, "add_generation_prompt": request.add_generation_prompt,
-            "continue_final_message": request.continue_final_message}  # fmt: skip
+            "continue_final_message": request.continue_final_message,
+            "add_special_tokens": request.add_special_tokens}  # fmt: skip
     prompt = await run_in_threadpool(render_chat, context.tokenizer, request.messages, kwargs, template_tools, **turn)
     prompt = truncate_prompt(prompt, request.truncate_prompt_tokens, request.truncation_side, context.limits)
     check_prompt_length(len(prompt), context.limits, "messages")
@@ -118,7 +119,7 @@ def _continuous_usage(request: SamplingFields) -> bool:
 async def plan_completion(request: CompletionRequest, context: ServerContext) -> Plan:
     model = context.resolve_model(request.model)
     check_request(request, context.limits, context.vocab_size)
-    prompts = await run_in_threadpool(encode_prompts, context.tokenizer, request.prompt)
+    prompts = await run_in_threadpool(encode_prompts, context.tokenizer, request.prompt, request.add_special_tokens)
     prompts = [truncate_prompt(p, request.truncate_prompt_tokens, request.truncation_side, context.limits)
                for p in prompts]  # fmt: skip
     for prompt in prompts:

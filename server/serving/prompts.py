@@ -142,7 +142,9 @@ def _arguments(arguments: str | dict[str, Any]) -> str | dict[str, Any]:
     return parsed if isinstance(parsed, dict) else arguments
 
 
-def encode_prompts(tokenizer: Any, prompt: str | list[str] | list[int] | list[list[int]]) -> list[list[int]]:
+def encode_prompts(
+    tokenizer: Any, prompt: str | list[str] | list[int] | list[list[int]], add_special_tokens: bool = True
+) -> list[list[int]]:
     """One id list per prompt; token ids are checked against the vocabulary."""
     if isinstance(prompt, str):
         prompts: list[Any] = [prompt]
@@ -155,7 +157,7 @@ def encode_prompts(tokenizer: Any, prompt: str | list[str] | list[int] | list[li
     vocab = len(tokenizer)
     encoded: list[list[int]] = []
     for item in prompts:
-        ids = tokenizer.encode(item, add_special_tokens=True) if isinstance(item, str) else list(item)
+        ids = tokenizer.encode(item, add_special_tokens=add_special_tokens) if isinstance(item, str) else list(item)
         if not ids:
             raise APIError("prompt must not be empty.", param="prompt")
         check_token_ids(ids, vocab, "prompt")

@@ -166,3 +166,51 @@ def test_stop_strings_the_engine_matches_carry_the_flag(client: TestClient, engi
     client.post("/v1/completions", json=body)  # no budget, the thinking too: the engine matches them
     sampling = engine.requests[-1][1]
     assert sampling.stop == ("x",) and sampling.include_stop_str_in_output
+
+
+ASKING = {
+    "use_beam_search": True, "length_penalty": 0.5, "watermarking": True, "documents": [{"title": "t", "text": "x"}],
+    "media_io_kwargs": {"video": {"num_frames": 4}}, "mm_processor_kwargs": {"fps": 2}, "prompt_embeds": "AAAA",
+    "request_id": "mine", "logprob_token_ids": [5], "return_token_offsets": True, "return_prompt_text": True,
+    "routed_experts_prompt_start": 3, "kv_transfer_params": {}, "ec_transfer_params": {},
+    "repetition_detection": {"max_pattern_size": 4}, "stream_interval": 4,
+}  # fmt: skip
+ASKING_NOTHING = {"use_beam_search": False, "length_penalty": 1.0, "documents": [], "request_id": None,
+                  "routed_experts_prompt_start": 0, "session_id": "s1", "mm_payload": "none"}  # fmt: skip
+
+
+@pytest.mark.parametrize("route", ["/v1/chat/completions", "/v1/completions"])
+@pytest.mark.parametrize("name", sorted(ASKING))
+def test_vllms_fields_for_what_is_not_offered_are_400s_naming_them(client: TestClient, route: str, name: str) -> None:
+    body = CHAT if route.endswith("chat/completions") else {"prompt": "12+34", "max_tokens": 5}
+    response = client.post(route, json={**body, name: ASKING[name]})
+    assert response.status_code == 400 and response.json()["error"]["param"] == name
+
+
+@pytest.mark.parametrize("route", ["/v1/chat/completions", "/v1/completions"])
+def test_vllms_fields_that_ask_for_nothing_are_accepted(client: TestClient, route: str) -> None:
+    body = CHAT if route.endswith("chat/completions") else {"prompt": "12+34", "max_tokens": 5}
+    assert client.post(route, json={**body, **ASKING_NOTHING}).status_code == 200
+
+
+def test_add_special_tokens_is_the_tokenizers_on_top_of_the_prompt() -> None:
+    from server.serving.prompts import encode_prompts
+
+    class Tokenizer:
+        def __len__(self) -> int:
+            return 100
+
+        def encode(self, text: str, add_special_tokens: bool) -> list[int]:
+            return [1, *map(ord, text)] if add_special_tokens else list(map(ord, text))
+
+    assert encode_prompts(Tokenizer(), "ab") == [[1, 97, 98]]  # vLLM's default for text prompts
+    assert encode_prompts(Tokenizer(), "ab", add_special_tokens=False) == [[97, 98]]
+
+
+def test_add_special_tokens_reaches_the_chat_render(client: TestClient, engine: FakeEngine) -> None:
+    plain = client.post("/v1/chat/completions", json=CHAT)
+    assert plain.status_code == 200
+    without = engine.requests[-1][0]
+    assert client.post("/v1/chat/completions", json={**CHAT, "add_special_tokens": True}).status_code == 200
+    expected = engine.tokenizer.encode(engine.tokenizer.decode(without), add_special_tokens=True)
+    assert engine.requests[-1][0] == expected
