@@ -70,3 +70,11 @@ def test_a_request_template_is_refused_without_the_trust_flag(base_url: str) -> 
     request = {"messages": [QUESTION], "chat_template": "{{ messages[0]['content'] }}"}
     response = httpx.post(f"{base_url}/v1/chat/completions", json=request, timeout=120)
     assert response.status_code == 400 and response.json()["error"]["param"] == "chat_template"
+
+
+def test_a_role_beyond_openais_reaches_the_template(base_url: str) -> None:
+    messages = [{"role": "reviewer", "content": "Check the sums."}, QUESTION]
+    reply = chat(base_url, messages=messages, return_token_ids=True, max_tokens=40)
+    prompt = httpx.post(f"{base_url}/detokenize", json={"tokens": reply["prompt_token_ids"]}, timeout=60).json()
+    assert "<|im_start|>reviewer\nCheck the sums.<|im_end|>\n" in prompt["prompt"]  # the template wrote the role
+    assert reply["choices"][0]["message"]["reasoning_content"].startswith("Quick guess:")

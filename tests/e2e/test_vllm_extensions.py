@@ -146,3 +146,14 @@ def test_truncate_prompt_tokens_keeps_the_prompt_s_end(base_url: str) -> None:
     assert refused(base_url, long) == "messages"
     truncated = {**long, "truncate_prompt_tokens": -1, "max_tokens": 1}  # the context less one: room for one token
     assert chat(base_url, **truncated)["usage"]["prompt_tokens"] == 1023
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("use_beam_search", True), ("request_id", "mine"), ("kv_transfer_params", {"do_remote_prefill": True})],
+)
+def test_vllms_fields_for_what_is_not_offered_are_refused_by_name(base_url: str, name: str, value: Any) -> None:
+    assert refused(base_url, {**CHAT, name: value}) == name
+    text = {"model": "tiny-reasoner", "prompt": "12+34", "max_tokens": 4, name: value}
+    assert refused(base_url, text, "/v1/completions") == name
+    assert chat(base_url, max_tokens=4, use_beam_search=False, request_id=None)["choices"]  # asking for nothing
