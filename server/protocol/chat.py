@@ -65,7 +65,7 @@ class ChatCompletionRequest(SamplingFields):
         "reasoning_effort is passed too unless set here.",
     )
     top_logprobs: int | None = Field(None, ge=0, le=20)
-    # vLLM's chat extensions (README "vLLM's chat extensions").
+    # vLLM's chat extensions (README "Chat extensions").
     add_generation_prompt: bool = Field(
         True, description="vLLM's field: end the prompt with a new assistant turn opened (the template's switch)."
     )
